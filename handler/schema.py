@@ -1,0 +1,95 @@
+"""The job contract: what a RunPod job's ``input`` may hold, and what a successful job returns."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class InputImage(BaseModel):
+    """An image the workflow loads by ``name`` (e.g. from a LoadImage node)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    image: str = Field(min_length=1, description="base64 (optionally a data: URL) or an https URL")
+
+
+class S3Override(BaseModel):
+    """Per-request storage, overriding the worker's configured bucket (RunPod's ``s3Config`` maps here too)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    prefix: str | None = None
+
+
+class Delivery(StrEnum):
+    AUTO = "auto"  # S3 when a bucket is configured, base64 otherwise
+    S3 = "s3"
+    BASE64 = "base64"
+
+
+class JobInput(BaseModel):
+    """``input`` of a RunPod job. Either a raw API-format ``workflow`` or a named ``preset`` with ``params``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: dict[str, Any] | None = None
+    preset: str | None = None
+    params: dict[str, Any] | None = None
+    images: list[InputImage] = Field(default_factory=list, max_length=16)
+    s3: S3Override | None = None
+    delivery: Delivery = Delivery.AUTO
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JobInput:
+        if (self.workflow is None) == (self.preset is None):
+            raise ValueError("give exactly one of 'workflow' or 'preset'")
+        if self.params is not None and self.preset is None:
+            raise ValueError("'params' belongs to a 'preset'")
+        return self
+
+
+class OutputKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    TEXT = "text"
+    FILE = "file"
+
+
+class OutputItem(BaseModel):
+    node_id: str
+    kind: OutputKind
+    filename: str | None = None
+    content_type: str
+    size: int
+    url: str | None = None  # presigned S3 URL
+    key: str | None = None  # S3 object key
+    data: str | None = None  # base64, when not uploaded
+    text: str | None = None  # text outputs
+
+
+class Timings(BaseModel):
+    queue_ms: float = 0.0
+    prepare_ms: float = 0.0
+    validate_ms: float = 0.0
+    execute_ms: float = 0.0
+    upload_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class JobOutput(BaseModel):
+    """The ``output`` of a COMPLETED job."""
+
+    outputs: list[OutputItem]
+    timings: Timings
+    preset: str | None = None
+    params: dict[str, Any] | None = None  # effective parameters (seed, size, ...) for reproducibility
+    warnings: list[str] = Field(default_factory=list)

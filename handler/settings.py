@@ -1,0 +1,56 @@
+"""Worker configuration, read from environment variables (documented in .env.example)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # ComfyUI
+    comfyui_path: Path = Field(default=REPO_ROOT / ".comfyui", description="ComfyUI checkout to import")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    work_dir: Path = Field(default=Path("/tmp/comfy-worker"), description="job input/output/temp root")
+    extra_model_paths: Path | None = Field(
+        default=REPO_ROOT / "comfy_image" / "extra_model_paths.yaml",
+        description="extra_model_paths.yaml mapping a network volume's models (skipped when missing)",
+    )
+    models_dir: Path | None = Field(default=None, description="an additional models root (tests, dev)")
+    custom_nodes: bool = Field(default=True, description="load custom node packs and our own nodes")
+    warmup: str | None = Field(default=None, description="preset name or workflow JSON path run at boot")
+
+    # Jobs
+    job_timeout_s: float = Field(default=600.0, gt=0)
+    progress_interval_s: float = Field(default=1.0, ge=0)
+
+    # Input images
+    image_max_bytes: int = 25 * 1024 * 1024
+    image_max_pixels: int = 40_000_000
+    image_url_timeout_s: float = 15.0
+    allow_private_urls: bool = Field(default=False, description="only for local tests: lifts the SSRF guard")
+
+    # Output delivery
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = "outputs"
+    s3_presign_ttl_s: int = 7 * 24 * 3600
+    max_base64_bytes: int = Field(
+        default=15 * 1024 * 1024, description="raw bytes of base64 outputs; RunPod's response limit is 20 MB"
+    )
+
+    # Presets
+    sdxl_checkpoint: str = "sd_xl_base_1.0.safetensors"
+
+    # Logs
+    log_level: str = "INFO"
+    log_json: bool = True
