@@ -7,6 +7,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from workflows.contract import JobOutput, OutputItem, OutputKind, Timings
+
+__all__ = [
+    "Delivery",
+    "InputImage",
+    "JobInput",
+    "JobOutput",
+    "OutputItem",
+    "OutputKind",
+    "S3Override",
+    "Timings",
+]
+
 
 class InputImage(BaseModel):
     """An image the workflow loads by ``name`` (e.g. from a LoadImage node)."""
@@ -55,41 +68,3 @@ class JobInput(BaseModel):
         if self.params is not None and self.preset is None:
             raise ValueError("'params' belongs to a 'preset'")
         return self
-
-
-class OutputKind(StrEnum):
-    IMAGE = "image"
-    VIDEO = "video"
-    TEXT = "text"
-    FILE = "file"
-
-
-class OutputItem(BaseModel):
-    node_id: str
-    kind: OutputKind
-    filename: str | None = None
-    content_type: str
-    size: int
-    url: str | None = None  # presigned S3 URL
-    key: str | None = None  # S3 object key
-    data: str | None = None  # base64, when not uploaded
-    text: str | None = None  # text outputs
-
-
-class Timings(BaseModel):
-    queue_ms: float = 0.0
-    prepare_ms: float = 0.0
-    validate_ms: float = 0.0
-    execute_ms: float = 0.0
-    upload_ms: float = 0.0
-    total_ms: float = 0.0
-
-
-class JobOutput(BaseModel):
-    """The ``output`` of a COMPLETED job."""
-
-    outputs: list[OutputItem]
-    timings: Timings
-    preset: str | None = None
-    params: dict[str, Any] | None = None  # effective parameters (seed, size, ...) for reproducibility
-    warnings: list[str] = Field(default_factory=list)
