@@ -1,0 +1,64 @@
+"""A generation job as the bot tracks it in Redis (``job:{id}`` hash)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Kind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+class JobRequest(BaseModel):
+    """What the user asked for; enough to build (and rebuild, on a retry) the endpoint input."""
+
+    kind: Kind
+    prompt: str | None = None
+    aspect: str | None = None
+    duration_s: int | None = None
+    photo_file_id: str | None = None
+
+
+class JobRecord(BaseModel):
+    id: str
+    uid: int
+    chat_id: int
+    cost: int
+    state: str
+    deadline: int  # ms since epoch
+    created: int = 0
+    attempts: int = 0
+    runpod_id: str = ""
+    phase: str = ""  # submitted | queued | running | delivering
+    status_msg: int = 0  # the one status message of this job
+    lang: str = "en"
+    cancel: bool = False
+    request: JobRequest
+    code: str = ""
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_hash(cls, raw: dict[str, str]) -> JobRecord:
+        data: dict[str, Any] = dict(raw)
+        data["request"] = json.loads(raw.get("request", "{}"))
+        data["cancel"] = raw.get("cancel") == "1"
+        return cls.model_validate(data)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in ("reserved", "running")
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def request_fields(request: JobRequest, chat_id: int, lang: str) -> dict[str, str]:
+    """The fields reserve() stores with a new job."""
+    return {"chat_id": str(chat_id), "lang": lang, "kind": request.kind.value, "request": request.model_dump_json()}

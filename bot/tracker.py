@@ -1,0 +1,323 @@
+"""Drives every open job to a settled state: submit, watch, retry once, deliver, then charge or refund once.
+
+Jobs live in Redis, not here: any bot process may pick up an open job whose lease is free (after a restart,
+or when another process died), and a lease makes sure only one process handles a job at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from bot.endpoint import Endpoint, EndpointStatus, progress_percent, state_name
+from bot.jobs import JobRecord
+from bot.ledger import Ledger, now_ms
+from bot.settings import BotSettings
+from workflows.contract import USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput
+
+log = logging.getLogger("bot.tracker")
+
+DELIVERY_FAILED = "DELIVERY_FAILED"
+NO_OUTPUT = "NO_OUTPUT"
+SUBMIT_ATTEMPTS = 3
+
+
+class Notifier(Protocol):
+    """How the tracker talks to the user (the Telegram side implements it)."""
+
+    async def progress(
+        self, job: JobRecord, phase: str, *, position: int = 0, percent: float | None = None
+    ) -> None: ...
+
+    async def deliver(self, job: JobRecord, output: JobOutput) -> bool:
+        """Send the result; True only when the user received it."""
+        ...
+
+    async def settled(self, job: JobRecord, *, charged: bool, error: ErrorInfo | None) -> None: ...
+
+
+InputBuilder = Callable[[JobRecord], Awaitable[dict[str, Any]]]
+
+
+def _error(code: str, message: str = "", retryable: bool = False) -> ErrorInfo:
+    """An ErrorInfo for a failure the bot itself detects (codes outside ErrorCode map to INTERNAL)."""
+    known = code in ErrorCode.__members__
+    err_code = ErrorCode(code) if known else ErrorCode.INTERNAL
+    return ErrorInfo(
+        code=err_code,
+        message=message or USER_MESSAGES[err_code],
+        retryable=retryable,
+        details={} if known else {"bot_code": code},
+    )
+
+
+class JobTracker:
+    def __init__(
+        self,
+        ledger: Ledger,
+        endpoint: Endpoint,
+        notifier: Notifier,
+        build_input: InputBuilder,
+        settings: BotSettings,
+        owner: str | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.endpoint = endpoint
+        self.notifier = notifier
+        self.build_input = build_input
+        self.settings = settings
+        self.owner = owner or f"bot-{uuid.uuid4().hex[:8]}"
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    # Entry points ----------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Pick up every open job (after a restart) and keep doing so periodically."""
+        await self.reap()
+        self._reaper = asyncio.create_task(self._reap_forever(), name="job-reaper")
+
+    async def stop(self) -> None:
+        """Stop tracking here; leases are released so another process (or the next start) takes over."""
+        tasks = list(self._tasks.values()) + ([self._reaper] if self._reaper else [])
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def track(self, job_id: str) -> bool:
+        """Start tracking a job in this process if nobody else holds it; True when this process now does."""
+        if job_id in self._tasks:
+            return True
+        if not await self.ledger.lease(job_id, self.owner, self.settings.lease_s):
+            return False
+        self._wake[job_id] = asyncio.Event()
+        self._tasks[job_id] = asyncio.create_task(self._run(job_id), name=f"job-{job_id}")
+        return True
+
+    def wake(self, job_id: str) -> None:
+        """Look at the job now (RunPod's webhook arrived, or the user cancelled)."""
+        event = self._wake.get(job_id)
+        if event is not None:
+            event.set()
+
+    async def request_cancel(self, job_id: str) -> bool:
+        """Mark an open job cancelled by its user; the tracker holding it cancels and refunds."""
+        ok = await self.ledger.update_job(job_id, cancel="1")
+        if ok:
+            self.wake(job_id)
+        return ok
+
+    async def reap(self) -> None:
+        """Take every open job nobody is tracking (this also finalises those past their deadline)."""
+        for job_id, _deadline in await self.ledger.open_jobs():
+            if job_id not in self._tasks:
+                await self.track(job_id)
+
+    async def wait_idle(self) -> None:
+        """Wait until every job tracked here is settled (tests, graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    @property
+    def tracking(self) -> set[str]:
+        return set(self._tasks)
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reaper_interval_s)
+            try:
+                await self.reap()
+            except Exception:
+                log.exception("reaper pass failed")
+
+    # The loop of one job -------------------------------------------------------------------------------
+
+    async def _load(self, job_id: str) -> JobRecord | None:
+        raw = await self.ledger.job(job_id)
+        return JobRecord.from_hash(raw) if raw else None
+
+    async def _run(self, job_id: str) -> None:
+        try:
+            await self._loop(job_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("tracking failed", extra={"job_id": job_id})
+        finally:
+            self._tasks.pop(job_id, None)
+            self._wake.pop(job_id, None)
+            with contextlib.suppress(Exception):
+                await self.ledger.lease(job_id, self.owner, self.settings.lease_s, "release")
+
+    async def _loop(self, job_id: str) -> None:
+        interval = self.settings.poll_min_s
+        while True:
+            job = await self._load(job_id)
+            if job is None or not job.is_open:
+                return
+            if job.cancel:
+                await self._stop_remote(job)
+                await self._settle(job, charged=False, error=_error(ErrorCode.CANCELLED))
+                return
+            if now_ms() >= job.deadline:
+                await self._stop_remote(job)
+                await self._settle(job, charged=False, error=_error(ErrorCode.TIMEOUT))
+                return
+            if job.phase == "delivering":
+                await self._deliver_again(job)
+                return
+            if not job.runpod_id:
+                await self._submit(job)
+                interval = self.settings.poll_min_s
+                continue
+            status = await self._status(job)
+            if status is not None and status.is_terminal:
+                if await self._terminal(job, status):
+                    return
+                continue
+            if status is not None:
+                await self._report(job, status)
+            interval = await self._sleep(job_id, interval)
+            if not await self.ledger.lease(job_id, self.owner, self.settings.lease_s, "renew"):
+                log.warning("lost the lease", extra={"job_id": job_id})
+                return
+
+    async def _sleep(self, job_id: str, interval: float) -> float:
+        """Wait for the next poll (or a wake-up); returns the next interval (backoff)."""
+        s = self.settings
+        wait = s.poll_webhook_s if s.runpod_webhook_url else interval
+        event = self._wake.get(job_id)
+        if event is None:
+            await asyncio.sleep(wait)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout=wait)
+            event.clear()
+        return min(interval * 1.5, s.poll_max_s)
+
+    async def _submit(self, job: JobRecord) -> None:
+        s = self.settings
+        remaining_ms = max(job.deadline - now_ms(), 1000)
+        policy = {"executionTimeout": remaining_ms, "ttl": remaining_ms + 60_000}
+        webhook = f"{s.runpod_webhook_url}/{job.id}" if s.runpod_webhook_url else None
+        try:
+            payload = await self.build_input(job)
+        except Exception as exc:
+            log.warning("cannot build the job input: %s", exc, extra={"job_id": job.id})
+            await self._settle(job, charged=False, error=_error(ErrorCode.INVALID_INPUT))
+            return
+        for attempt in range(SUBMIT_ATTEMPTS):
+            try:
+                status: EndpointStatus = await self.endpoint.run(payload, webhook=webhook, policy=policy)
+                break
+            except Exception as exc:
+                log.warning("submit failed (%s/%s): %s", attempt + 1, SUBMIT_ATTEMPTS, exc, extra={"job_id": job.id})
+                await asyncio.sleep(s.poll_min_s * (attempt + 1))
+        else:
+            await self._settle(job, charged=False, error=_error(ErrorCode.INTERNAL))
+            return
+        await self.ledger.update_job(job.id, state="running", runpod_id=status.id, phase="submitted")
+        log.info("submitted", extra={"job_id": job.id, "runpod_id": status.id, "attempt": job.attempts})
+        await self.notifier.progress(job, "queued", position=await self._position(job.id, queued=True))
+
+    async def _status(self, job: JobRecord) -> EndpointStatus | None:
+        try:
+            status: EndpointStatus = await self.endpoint.status(job.runpod_id)
+            return status
+        except Exception as exc:
+            log.warning("status failed: %s", exc, extra={"job_id": job.id})
+            return None
+
+    async def _report(self, job: JobRecord, status: EndpointStatus) -> None:
+        state = state_name(status)
+        if state == "IN_QUEUE":
+            await self.notifier.progress(job, "queued", position=await self._position(job.id, queued=True))
+        else:
+            await self._position(job.id, queued=False)
+            if job.phase != "running":
+                await self.ledger.update_job(job.id, phase="running")
+            await self.notifier.progress(job, "running", percent=progress_percent(status))
+
+    async def _position(self, job_id: str, *, queued: bool) -> int:
+        """Queue position among this bot's jobs waiting on the endpoint (1-based); 0 once running."""
+        k = self.ledger.keys
+        redis = self.ledger.redis
+        if not queued:
+            await redis.zrem(k.queued, job_id)
+            return 0
+        await redis.zadd(k.queued, {job_id: now_ms()}, nx=True)
+        rank = await redis.zrank(k.queued, job_id)
+        return rank + 1 if isinstance(rank, int) else 1
+
+    async def _terminal(self, job: JobRecord, status: EndpointStatus) -> bool:
+        """Handle a finished endpoint job; False when the job was resubmitted and tracking goes on."""
+        state = state_name(status)
+        if state == "COMPLETED":
+            output = status.job_output()
+            if output is None or not output.outputs:
+                await self._settle(job, charged=False, error=_error(NO_OUTPUT))
+                return True
+            await self._deliver(job, output)
+            return True
+        if state == "FAILED":
+            error = status.error_info() or _error(ErrorCode.INTERNAL, retryable=True)
+        elif state == "TIMED_OUT":
+            error = _error(ErrorCode.TIMEOUT)
+        else:
+            error = _error(ErrorCode.CANCELLED)
+        retry = error.retryable and error.code != ErrorCode.TIMEOUT and job.attempts < self.settings.max_retries
+        if retry and await self.ledger.update_job(job.id, runpod_id="", attempts=job.attempts + 1, phase=""):
+            log.info("retrying after %s", error.code, extra={"job_id": job.id, "attempt": job.attempts + 1})
+            return False
+        await self._settle(job, charged=False, error=error)
+        return True
+
+    async def _deliver(self, job: JobRecord, output: JobOutput) -> None:
+        # Delivery can take long (a big video): hold the lease for it.
+        await self.ledger.lease(job.id, self.owner, self.settings.lease_s * 10, "renew")
+        if not await self.ledger.update_job(job.id, phase="delivering", output=output.model_dump_json()):
+            return
+        await self.notifier.progress(job, "delivering")
+        try:
+            delivered = await self.notifier.deliver(job, output)
+        except Exception:
+            log.exception("delivery failed", extra={"job_id": job.id})
+            delivered = False
+        error = None if delivered else _error(DELIVERY_FAILED)
+        await self._settle(job, charged=delivered, error=error)
+
+    async def _deliver_again(self, job: JobRecord) -> None:
+        """A process died while delivering: deliver again (a duplicate beats a paid result never received)."""
+        raw = (await self.ledger.job(job.id) or {}).get("output")
+        output = JobOutput.model_validate_json(raw) if raw else None
+        if output is None:
+            await self._settle(job, charged=False, error=_error(NO_OUTPUT))
+            return
+        job = job.model_copy(update={"phase": ""})
+        await self.ledger.update_job(job.id, phase="")
+        await self._deliver(job, output)
+
+    async def _stop_remote(self, job: JobRecord) -> None:
+        if not job.runpod_id:
+            return
+        try:
+            await self.endpoint.cancel(job.runpod_id)
+        except Exception as exc:
+            log.warning("cancel on the endpoint failed: %s", exc, extra={"job_id": job.id})
+
+    async def _settle(self, job: JobRecord, *, charged: bool, error: ErrorInfo | None) -> None:
+        code = "" if error is None else str(error.details.get("bot_code", error.code.value))
+        outcome = await self.ledger.finalize(job.id, charged=charged, code=code)
+        if not outcome.ok:
+            return  # someone else settled it; they told the user
+        log.info("settled", extra={"job_id": job.id, "charged": charged, "code": code})
+        try:
+            await self.notifier.settled(job, charged=charged, error=error)
+        except Exception:
+            log.exception("could not tell the user", extra={"job_id": job.id})
