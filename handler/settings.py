@@ -24,6 +24,10 @@ class WorkerSettings(BaseSettings):
     )
     models_dir: Path | None = Field(default=None, description="an additional models root (tests, dev)")
     custom_nodes: bool = Field(default=True, description="load custom node packs and our own nodes")
+    extra_custom_nodes_dir: Path | None = Field(
+        default=REPO_ROOT / "comfy_image" / "nodes", description="our own node packages, loaded as custom nodes"
+    )
+    highvram: bool = Field(default=False, description="keep models on the GPU between jobs (ComfyUI --highvram)")
     warmup: str | None = Field(default=None, description="preset name or workflow JSON path run at boot")
 
     # Jobs
