@@ -33,6 +33,7 @@ class WorkerSettings(BaseSettings):
     # Jobs
     job_timeout_s: float = Field(default=600.0, gt=0)
     progress_interval_s: float = Field(default=1.0, ge=0)
+    interrupt_grace_s: float = Field(default=30.0, gt=0, description="how long an interrupted job may take to stop")
 
     # Input images
     image_max_bytes: int = 25 * 1024 * 1024
