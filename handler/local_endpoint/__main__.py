@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from typing import Any
 
+from handler import logs
 from handler.local_endpoint.examples import curl_example
 from handler.local_endpoint.server import EndpointServer
 from handler.local_endpoint.settings import EndpointSettings
@@ -39,8 +39,9 @@ async def _serve(server: EndpointServer) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     settings = EndpointSettings(**_parse(argv))
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    server = EndpointServer(settings, WorkerSettings())
+    worker_settings = WorkerSettings()
+    logs.configure(settings.log_level, worker_settings.log_json)
+    server = EndpointServer(settings, worker_settings)
     try:
         asyncio.run(_serve(server))
     except KeyboardInterrupt:

@@ -8,12 +8,14 @@ Protocol over a ``multiprocessing`` pipe (pickled tuples):
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
+from handler import logs
 from handler.settings import WorkerSettings
 from workflows.contract import RETRYABLE, USER_MESSAGES, ErrorCode, ErrorInfo
 
@@ -29,7 +31,7 @@ def error_result(code: ErrorCode, message: str | None = None, **details: Any) ->
 def child_main(conn: Connection, settings: WorkerSettings, env: dict[str, str]) -> None:
     """Entry point of a spawned worker process."""
     os.environ.update(env)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s [worker] %(message)s")
+    logs.configure(settings.log_level, settings.log_json)
     try:
         asyncio.run(_serve(conn, settings))
     finally:
@@ -94,4 +96,15 @@ async def _serve(conn: Connection, settings: WorkerSettings) -> None:
                 result = await worker.handle(job)
         finally:
             current.clear()
+        if _stuck(result):  # the engine thread is still busy with the interrupted job: this process is spent
+            result["refresh_worker"] = True
         channel.send("result", job_id, result)
+
+
+def _stuck(result: dict[str, Any]) -> bool:
+    """Whether the worker gave up waiting for an interrupted run (its error's ``details.stuck``)."""
+    try:
+        error = json.loads(result["error"]) if isinstance(result.get("error"), str) else None
+    except ValueError:
+        return False
+    return isinstance(error, dict) and bool(error.get("details", {}).get("stuck"))
