@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from bot.endpoint import Endpoint, EndpointStatus, progress_percent, state_name
 from bot.jobs import JobRecord
 from bot.ledger import Ledger, now_ms
+from bot.runpod_client import JobState, JobStatus, Policy, RunPodClient
 from bot.settings import BotSettings
 from workflows.contract import USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput
 
@@ -55,11 +55,23 @@ def _error(code: str, message: str = "", retryable: bool = False) -> ErrorInfo:
     )
 
 
+def _output(status: JobStatus) -> JobOutput | None:
+    try:
+        return status.job_output()
+    except ValueError:  # a foreign output (pydantic's ValidationError is a ValueError)
+        return None
+
+
+def _percent(status: JobStatus) -> float | None:
+    value = (status.progress() or {}).get("percent")
+    return max(0.0, min(100.0, float(value))) if isinstance(value, int | float) else None
+
+
 class JobTracker:
     def __init__(
         self,
         ledger: Ledger,
-        endpoint: Endpoint,
+        endpoint: RunPodClient,
         notifier: Notifier,
         build_input: InputBuilder,
         settings: BotSettings,
@@ -204,7 +216,7 @@ class JobTracker:
     async def _submit(self, job: JobRecord) -> None:
         s = self.settings
         remaining_ms = max(job.deadline - now_ms(), 1000)
-        policy = {"executionTimeout": remaining_ms, "ttl": remaining_ms + 60_000}
+        policy = Policy(executionTimeout=remaining_ms, ttl=remaining_ms + 60_000)
         webhook = f"{s.runpod_webhook_url}/{job.id}" if s.runpod_webhook_url else None
         try:
             payload = await self.build_input(job)
@@ -214,7 +226,7 @@ class JobTracker:
             return
         for attempt in range(SUBMIT_ATTEMPTS):
             try:
-                status: EndpointStatus = await self.endpoint.run(payload, webhook=webhook, policy=policy)
+                status = await self.endpoint.run(payload, webhook=webhook, policy=policy)
                 break
             except Exception as exc:
                 log.warning("submit failed (%s/%s): %s", attempt + 1, SUBMIT_ATTEMPTS, exc, extra={"job_id": job.id})
@@ -226,23 +238,21 @@ class JobTracker:
         log.info("submitted", extra={"job_id": job.id, "runpod_id": status.id, "attempt": job.attempts})
         await self.notifier.progress(job, "queued", position=await self._position(job.id, queued=True))
 
-    async def _status(self, job: JobRecord) -> EndpointStatus | None:
+    async def _status(self, job: JobRecord) -> JobStatus | None:
         try:
-            status: EndpointStatus = await self.endpoint.status(job.runpod_id)
-            return status
+            return await self.endpoint.status(job.runpod_id)
         except Exception as exc:
             log.warning("status failed: %s", exc, extra={"job_id": job.id})
             return None
 
-    async def _report(self, job: JobRecord, status: EndpointStatus) -> None:
-        state = state_name(status)
-        if state == "IN_QUEUE":
+    async def _report(self, job: JobRecord, status: JobStatus) -> None:
+        if status.status is JobState.IN_QUEUE:
             await self.notifier.progress(job, "queued", position=await self._position(job.id, queued=True))
         else:
             await self._position(job.id, queued=False)
             if job.phase != "running":
                 await self.ledger.update_job(job.id, phase="running")
-            await self.notifier.progress(job, "running", percent=progress_percent(status))
+            await self.notifier.progress(job, "running", percent=_percent(status))
 
     async def _position(self, job_id: str, *, queued: bool) -> int:
         """Queue position among this bot's jobs waiting on the endpoint (1-based); 0 once running."""
@@ -255,22 +265,16 @@ class JobTracker:
         rank = await redis.zrank(k.queued, job_id)
         return rank + 1 if isinstance(rank, int) else 1
 
-    async def _terminal(self, job: JobRecord, status: EndpointStatus) -> bool:
+    async def _terminal(self, job: JobRecord, status: JobStatus) -> bool:
         """Handle a finished endpoint job; False when the job was resubmitted and tracking goes on."""
-        state = state_name(status)
-        if state == "COMPLETED":
-            output = status.job_output()
+        if status.status is JobState.COMPLETED:
+            output = _output(status)
             if output is None or not output.outputs:
                 await self._settle(job, charged=False, error=_error(NO_OUTPUT))
                 return True
             await self._deliver(job, output)
             return True
-        if state == "FAILED":
-            error = status.error_info() or _error(ErrorCode.INTERNAL, retryable=True)
-        elif state == "TIMED_OUT":
-            error = _error(ErrorCode.TIMEOUT)
-        else:
-            error = _error(ErrorCode.CANCELLED)
+        error = status.error_info() or _error(ErrorCode.INTERNAL, retryable=True)
         retry = error.retryable and error.code != ErrorCode.TIMEOUT and job.attempts < self.settings.max_retries
         if retry and await self.ledger.update_job(job.id, runpod_id="", attempts=job.attempts + 1, phase=""):
             log.info("retrying after %s", error.code, extra={"job_id": job.id, "attempt": job.attempts + 1})

@@ -10,10 +10,10 @@ import pytest
 
 from bot.jobs import JobRecord, JobRequest, Kind, request_fields
 from bot.ledger import Ledger
+from bot.runpod_client import RunPodClient, RunPodSettings
 from bot.settings import BotSettings
 from bot.tracker import JobTracker
 from tests.bot.fake_runpod import HOLD, FakeRunPod, completed_image, failed, queued, running, serve_fake_runpod
-from tests.bot.interim_client import InterimClient
 from tests.bot.waiting import eventually
 from workflows.contract import RETRYABLE, ErrorCode, ErrorInfo, JobOutput
 
@@ -57,13 +57,15 @@ async def fake() -> AsyncIterator[FakeRunPod]:
 
 
 @pytest.fixture
-async def client(fake: FakeRunPod) -> AsyncIterator[InterimClient]:
-    c = InterimClient(fake.base_url, fake.endpoint_id, fake.api_key)
-    yield c
-    await c.aclose()
+async def client(fake: FakeRunPod) -> AsyncIterator[RunPodClient]:
+    settings = RunPodSettings(
+        base_url=fake.base_url, endpoint_id=fake.endpoint_id, api_key=fake.api_key, backoff_base_s=0.01, max_attempts=2
+    )
+    async with RunPodClient(settings) as c:
+        yield c
 
 
-def make_tracker(ledger: Ledger, client: InterimClient, notifier: RecordingNotifier, **overrides: Any) -> JobTracker:
+def make_tracker(ledger: Ledger, client: RunPodClient, notifier: RecordingNotifier, **overrides: Any) -> JobTracker:
     return JobTracker(ledger, client, notifier, build_input, settings(**overrides))
 
 
@@ -85,7 +87,7 @@ async def run_to_end(tracker: JobTracker, job_id: str = "job1") -> None:
     await asyncio.wait_for(tracker.wait_idle(), 10)
 
 
-async def test_completed_job_is_delivered_and_charged(ledger: Ledger, client: InterimClient, fake: FakeRunPod) -> None:
+async def test_completed_job_is_delivered_and_charged(ledger: Ledger, client: RunPodClient, fake: FakeRunPod) -> None:
     notifier = RecordingNotifier()
     await new_job(ledger)
     await run_to_end(make_tracker(ledger, client, notifier))
@@ -101,7 +103,7 @@ async def test_completed_job_is_delivered_and_charged(ledger: Ledger, client: In
 
 @pytest.mark.parametrize("code", [c for c in ErrorCode if not RETRYABLE[c]])
 async def test_permanent_failure_refunds_once(
-    code: ErrorCode, ledger: Ledger, client: InterimClient, fake: FakeRunPod
+    code: ErrorCode, ledger: Ledger, client: RunPodClient, fake: FakeRunPod
 ) -> None:
     fake.script = lambda _: [queued(), failed(code)]
     notifier = RecordingNotifier()
@@ -116,7 +118,7 @@ async def test_permanent_failure_refunds_once(
 
 @pytest.mark.parametrize("code", [c for c in ErrorCode if RETRYABLE[c] and c != ErrorCode.TIMEOUT])
 async def test_retryable_failure_is_resubmitted_once_then_refunded(
-    code: ErrorCode, ledger: Ledger, client: InterimClient, fake: FakeRunPod
+    code: ErrorCode, ledger: Ledger, client: RunPodClient, fake: FakeRunPod
 ) -> None:
     fake.script = lambda _: [running(10), failed(code)]
     notifier = RecordingNotifier()
@@ -127,7 +129,7 @@ async def test_retryable_failure_is_resubmitted_once_then_refunded(
     assert await ledger.balance(1) == 10
 
 
-async def test_retry_that_succeeds_charges_once(ledger: Ledger, client: InterimClient, fake: FakeRunPod) -> None:
+async def test_retry_that_succeeds_charges_once(ledger: Ledger, client: RunPodClient, fake: FakeRunPod) -> None:
     scripts = [[failed(ErrorCode.OUT_OF_MEMORY)], [running(50), completed_image()]]
     fake.script = lambda _: scripts.pop(0)
     notifier = RecordingNotifier()
@@ -138,7 +140,7 @@ async def test_retry_that_succeeds_charges_once(ledger: Ledger, client: InterimC
     assert await ledger.balance(1) == 8
 
 
-async def test_retries_are_configurable(ledger: Ledger, client: InterimClient, fake: FakeRunPod) -> None:
+async def test_retries_are_configurable(ledger: Ledger, client: RunPodClient, fake: FakeRunPod) -> None:
     fake.script = lambda _: [failed(ErrorCode.INTERNAL)]
     await new_job(ledger)
     await run_to_end(make_tracker(ledger, client, RecordingNotifier(), max_retries=0))
@@ -147,7 +149,7 @@ async def test_retries_are_configurable(ledger: Ledger, client: InterimClient, f
 
 @pytest.mark.parametrize(("state", "code"), [("CANCELLED", ErrorCode.CANCELLED), ("TIMED_OUT", ErrorCode.TIMEOUT)])
 async def test_endpoint_cancelled_or_timed_out_is_refunded(
-    state: str, code: ErrorCode, ledger: Ledger, client: InterimClient, fake: FakeRunPod
+    state: str, code: ErrorCode, ledger: Ledger, client: RunPodClient, fake: FakeRunPod
 ) -> None:
     fake.script = lambda _: [queued(), {"status": state}]
     notifier = RecordingNotifier()
@@ -160,7 +162,7 @@ async def test_endpoint_cancelled_or_timed_out_is_refunded(
 
 @pytest.mark.parametrize("output", [{"outputs": [], "timings": {}}, {"unexpected": True}, None])
 async def test_completed_without_usable_output_is_refunded(
-    output: Any, ledger: Ledger, client: InterimClient, fake: FakeRunPod
+    output: Any, ledger: Ledger, client: RunPodClient, fake: FakeRunPod
 ) -> None:
     fake.script = lambda _: [{"status": "COMPLETED", "output": output}]
     notifier = RecordingNotifier()
@@ -171,7 +173,7 @@ async def test_completed_without_usable_output_is_refunded(
     assert await ledger.balance(1) == 10
 
 
-async def test_undelivered_result_is_refunded(ledger: Ledger, client: InterimClient, fake: FakeRunPod) -> None:
+async def test_undelivered_result_is_refunded(ledger: Ledger, client: RunPodClient, fake: FakeRunPod) -> None:
     notifier = RecordingNotifier()
     notifier.deliver_ok = False
     await new_job(ledger)
@@ -180,7 +182,7 @@ async def test_undelivered_result_is_refunded(ledger: Ledger, client: InterimCli
     assert await ledger.balance(1) == 10
 
 
-async def test_user_cancel_mid_run(ledger: Ledger, client: InterimClient, fake: FakeRunPod) -> None:
+async def test_user_cancel_mid_run(ledger: Ledger, client: RunPodClient, fake: FakeRunPod) -> None:
     fake.script = lambda _: [running(20), HOLD]
     notifier = RecordingNotifier()
     await new_job(ledger)
@@ -196,7 +198,7 @@ async def test_user_cancel_mid_run(ledger: Ledger, client: InterimClient, fake: 
 
 
 async def test_local_deadline_cancels_on_the_endpoint_and_refunds(
-    ledger: Ledger, client: InterimClient, fake: FakeRunPod
+    ledger: Ledger, client: RunPodClient, fake: FakeRunPod
 ) -> None:
     fake.script = lambda _: [HOLD]
     notifier = RecordingNotifier()
@@ -207,7 +209,7 @@ async def test_local_deadline_cancels_on_the_endpoint_and_refunds(
     assert await ledger.balance(1) == 10
 
 
-async def test_submit_errors_are_retried(ledger: Ledger, client: InterimClient, fake: FakeRunPod) -> None:
+async def test_submit_errors_are_retried(ledger: Ledger, client: RunPodClient, fake: FakeRunPod) -> None:
     fake.fail_runs = 2
     notifier = RecordingNotifier()
     await new_job(ledger)
@@ -215,7 +217,7 @@ async def test_submit_errors_are_retried(ledger: Ledger, client: InterimClient, 
     assert notifier.of("settled") == [(True, None, {})]
 
 
-async def test_unreachable_endpoint_refunds(ledger: Ledger, client: InterimClient, fake: FakeRunPod) -> None:
+async def test_unreachable_endpoint_refunds(ledger: Ledger, client: RunPodClient, fake: FakeRunPod) -> None:
     fake.fail_runs = 10
     notifier = RecordingNotifier()
     await new_job(ledger)
@@ -224,7 +226,7 @@ async def test_unreachable_endpoint_refunds(ledger: Ledger, client: InterimClien
     assert await ledger.balance(1) == 10
 
 
-async def test_restart_picks_up_jobs_in_flight(ledger: Ledger, client: InterimClient, fake: FakeRunPod) -> None:
+async def test_restart_picks_up_jobs_in_flight(ledger: Ledger, client: RunPodClient, fake: FakeRunPod) -> None:
     fake.script = lambda _: [running(30), HOLD]
     first = RecordingNotifier()
     await new_job(ledger, "a", uid=1)
@@ -245,7 +247,7 @@ async def test_restart_picks_up_jobs_in_flight(ledger: Ledger, client: InterimCl
 
 
 async def test_dead_process_lease_expires_and_another_takes_over(
-    ledger: Ledger, client: InterimClient, fake: FakeRunPod
+    ledger: Ledger, client: RunPodClient, fake: FakeRunPod
 ) -> None:
     fake.script = lambda _: [completed_image()]
     await new_job(ledger)
@@ -260,7 +262,7 @@ async def test_dead_process_lease_expires_and_another_takes_over(
 
 
 async def test_two_bot_processes_never_handle_the_same_job(
-    ledger: Ledger, client: InterimClient, fake: FakeRunPod
+    ledger: Ledger, client: RunPodClient, fake: FakeRunPod
 ) -> None:
     fake.script = lambda _: [queued(), running(50), completed_image()]
     for i in range(6):
