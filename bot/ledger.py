@@ -34,7 +34,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _s(value: Any) -> str:
+def to_str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -126,7 +126,7 @@ class Ledger:
 
     async def _run(self, name: str, keys: list[str], args: list[Any]) -> list[str]:
         raw = await self._scripts[name](keys=keys, args=args)
-        return [_s(item) for item in raw] if isinstance(raw, list) else [_s(raw)]
+        return [to_str(item) for item in raw] if isinstance(raw, list) else [to_str(raw)]
 
     # Users -------------------------------------------------------------------------------------------------
 
@@ -141,11 +141,11 @@ class Ledger:
         return res[0] == "new"
 
     async def balance(self, uid: int) -> int:
-        return int(_s(await self.redis.hget(self.keys.user(uid), "bal") or 0))
+        return int(to_str(await self.redis.hget(self.keys.user(uid), "bal") or 0))
 
     async def user(self, uid: int) -> dict[str, str]:
         raw = await self.redis.hgetall(self.keys.user(uid))
-        return {_s(k): _s(v) for k, v in raw.items()}
+        return {to_str(k): to_str(v) for k, v in raw.items()}
 
     async def set_user_field(self, uid: int, field: str, value: str) -> bool:
         """Set a non-money field of an existing user (language, ban flag)."""
@@ -155,7 +155,7 @@ class Ledger:
         return True
 
     async def is_banned(self, uid: int) -> bool:
-        return _s(await self.redis.hget(self.keys.user(uid), "banned") or "") == "1"
+        return to_str(await self.redis.hget(self.keys.user(uid), "banned") or "") == "1"
 
     async def recent(self, uid: int, count: int = 5) -> list[LedgerEntry]:
         rows: Any = await self.redis.xrevrange(self.keys.uledger(uid), count=count)
@@ -168,7 +168,7 @@ class Ledger:
 
     @staticmethod
     def _entry(fields: dict[Any, Any]) -> LedgerEntry:
-        f = {_s(k): _s(v) for k, v in fields.items()}
+        f = {to_str(k): to_str(v) for k, v in fields.items()}
         return LedgerEntry(int(f["uid"]), int(f["delta"]), f["reason"], f["ref"], int(f["bal"]), int(f["ts"]))
 
     # Jobs --------------------------------------------------------------------------------------------------
@@ -220,16 +220,16 @@ class Ledger:
 
     async def job(self, job_id: str) -> dict[str, str] | None:
         raw = await self.redis.hgetall(self.keys.job(job_id))
-        return {_s(k): _s(v) for k, v in raw.items()} or None
+        return {to_str(k): to_str(v) for k, v in raw.items()} or None
 
     async def open_jobs(self) -> list[tuple[str, int]]:
         """Open job ids with their deadlines (ms)."""
         rows: Any = await self.redis.zrange(self.keys.active, 0, -1, withscores=True)
-        return [(_s(job_id), int(score)) for job_id, score in rows]
+        return [(to_str(job_id), int(score)) for job_id, score in rows]
 
     async def user_lock(self, uid: int) -> str | None:
         value = await self.redis.get(self.keys.lock(uid))
-        return _s(value) if value else None
+        return to_str(value) if value else None
 
     # Leases ------------------------------------------------------------------------------------------------
 
@@ -251,7 +251,7 @@ class Ledger:
 
     async def payment(self, charge_id: str) -> dict[str, str] | None:
         raw = await self.redis.hgetall(self.keys.paid(charge_id))
-        return {_s(k): _s(v) for k, v in raw.items()} or None
+        return {to_str(k): to_str(v) for k, v in raw.items()} or None
 
     async def refund_payment(self, charge_id: str, mode: str) -> Outcome:
         """'begin' takes the credits back (refuses with ``spent``), 'abort' returns them, 'commit' closes it."""
@@ -287,7 +287,7 @@ class Ledger:
 
     async def stats(self) -> dict[str, int]:
         raw = await self.redis.hgetall(self.keys.stats)
-        return {_s(k): int(_s(v)) for k, v in raw.items()}
+        return {to_str(k): int(to_str(v)) for k, v in raw.items()}
 
     async def user_count(self) -> int:
         return int(await self.redis.zcard(self.keys.users))

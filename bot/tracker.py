@@ -24,6 +24,7 @@ log = logging.getLogger("bot.tracker")
 DELIVERY_FAILED = "DELIVERY_FAILED"
 NO_OUTPUT = "NO_OUTPUT"
 SUBMIT_ATTEMPTS = 3
+RESULT_TTL_S = 24 * 3600
 
 
 class Notifier(Protocol):
@@ -53,6 +54,12 @@ def _error(code: str, message: str = "", retryable: bool = False) -> ErrorInfo:
         retryable=retryable,
         details={} if known else {"bot_code": code},
     )
+
+
+async def stored_output(ledger: Ledger, job_id: str) -> JobOutput | None:
+    """A finished job's output, kept for a day after it completed."""
+    raw = await ledger.redis.get(ledger.keys.result(job_id))
+    return JobOutput.model_validate_json(raw) if raw else None
 
 
 def _output(status: JobStatus) -> JobOutput | None:
@@ -86,26 +93,33 @@ class JobTracker:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._reaper: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # Entry points ----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Pick up every open job (after a restart) and keep doing so periodically."""
+        self._stopping = False
         await self.reap()
         self._reaper = asyncio.create_task(self._reap_forever(), name="job-reaper")
 
     async def stop(self) -> None:
         """Stop tracking here; leases are released so another process (or the next start) takes over."""
-        tasks = list(self._tasks.values()) + ([self._reaper] if self._reaper else [])
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._stopping = True
+        while tasks := list(self._tasks.values()) + (
+            [self._reaper] if self._reaper and not self._reaper.done() else []
+        ):
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
 
     async def track(self, job_id: str) -> bool:
         """Start tracking a job in this process if nobody else holds it; True when this process now does."""
         if job_id in self._tasks:
             return True
+        if self._stopping:
+            return False
         if not await self.ledger.lease(job_id, self.owner, self.settings.lease_s):
             return False
         self._wake[job_id] = asyncio.Event()
@@ -141,7 +155,7 @@ class JobTracker:
         return set(self._tasks)
 
     async def _reap_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.settings.reaper_interval_s)
             try:
                 await self.reap()
@@ -169,7 +183,7 @@ class JobTracker:
 
     async def _loop(self, job_id: str) -> None:
         interval = self.settings.poll_min_s
-        while True:
+        while not self._stopping:
             job = await self._load(job_id)
             if job is None or not job.is_open:
                 return
@@ -208,8 +222,10 @@ class JobTracker:
         if event is None:
             await asyncio.sleep(wait)
         else:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races its timeout.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout=wait)
+                async with asyncio.timeout(wait):
+                    await event.wait()
             event.clear()
         return min(interval * 1.5, s.poll_max_s)
 
@@ -285,7 +301,9 @@ class JobTracker:
     async def _deliver(self, job: JobRecord, output: JobOutput) -> None:
         # Delivery can take long (a big video): hold the lease for it.
         await self.ledger.lease(job.id, self.owner, self.settings.lease_s * 10, "renew")
-        if not await self.ledger.update_job(job.id, phase="delivering", output=output.model_dump_json()):
+        # Kept a day: redelivery after a crash, and the "original file" button.
+        await self.ledger.redis.set(self.ledger.keys.result(job.id), output.model_dump_json(), ex=RESULT_TTL_S)
+        if not await self.ledger.update_job(job.id, phase="delivering"):
             return
         await self.notifier.progress(job, "delivering")
         try:
@@ -298,8 +316,7 @@ class JobTracker:
 
     async def _deliver_again(self, job: JobRecord) -> None:
         """A process died while delivering: deliver again (a duplicate beats a paid result never received)."""
-        raw = (await self.ledger.job(job.id) or {}).get("output")
-        output = JobOutput.model_validate_json(raw) if raw else None
+        output = await stored_output(self.ledger, job.id)
         if output is None:
             await self._settle(job, charged=False, error=_error(NO_OUTPUT))
             return

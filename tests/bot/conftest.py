@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -71,3 +72,24 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 def ledger(redis: Redis) -> Ledger:
     return Ledger(redis, prefix="t:")
+
+
+@pytest.fixture
+async def fake_runpod() -> AsyncIterator[Any]:
+    from tests.bot.fake_runpod import FakeRunPod, serve_fake_runpod
+
+    async with serve_fake_runpod(FakeRunPod()) as server:
+        yield server
+
+
+@pytest.fixture
+def runpod_settings(fake_runpod: Any) -> Any:
+    from bot.runpod_client import RunPodSettings
+
+    return RunPodSettings(
+        base_url=fake_runpod.base_url,
+        endpoint_id=fake_runpod.endpoint_id,
+        api_key=fake_runpod.api_key,
+        backoff_base_s=0.01,
+        max_attempts=2,
+    )

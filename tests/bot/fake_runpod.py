@@ -159,11 +159,14 @@ class FakeRunPod:
         for job in self.jobs.values():
             if job.current.get("hold"):
                 job.current = step
+            job.steps = [step if pending.get("hold") else pending for pending in job.steps]
 
 
 @asynccontextmanager
 async def serve_fake_runpod(fake: FakeRunPod) -> AsyncIterator[FakeRunPod]:
-    server = uvicorn.Server(uvicorn.Config(fake.app, host="127.0.0.1", port=0, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(fake.app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=2)
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

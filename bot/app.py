@@ -1,0 +1,99 @@
+"""Building the bot: the PTB Application with every handler, the job tracker and the broadcaster on one Redis."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import BotCommand
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.request import BaseRequest
+
+from bot.broadcast import Broadcaster
+from bot.drafts import Drafts
+from bot.handlers import admin, animate, balance, cancel, fallback, gate, imagine, original, payments, start
+from bot.job_input import build_input
+from bot.jobs import JobRecord
+from bot.ledger import Ledger
+from bot.media import telegram_file
+from bot.notifier import TelegramNotifier
+from bot.runpod_client import RunPodClient
+from bot.services import KEY, Services
+from bot.settings import BotSettings
+from bot.tracker import JobTracker
+
+log = logging.getLogger("bot.app")
+
+InputBuilder = Callable[[JobRecord], Awaitable[dict[str, Any]]]
+COMMANDS = [
+    ("imagine", "Generate an image"),
+    ("animate", "Animate a face photo"),
+    ("balance", "Credits and recent changes"),
+    ("buy", "Buy credits"),
+    ("cancel", "Cancel the running job"),
+    ("referral", "Invite friends"),
+    ("language", "Language"),
+    ("help", "Help"),
+    ("terms", "Terms"),
+    ("paysupport", "Payment support"),
+]
+
+
+def build_application(
+    settings: BotSettings,
+    ledger: Ledger,
+    endpoint: RunPodClient,
+    *,
+    request: BaseRequest | None = None,
+    input_builder: InputBuilder | None = None,
+    owner: str | None = None,
+) -> Application:  # type: ignore[type-arg]
+    """The bot, ready for ``run_polling``/``run_webhook`` (or ``initialize`` + ``start_services`` in tests)."""
+    builder = ApplicationBuilder().token(settings.telegram_bot_token.get_secret_value())
+    builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    if settings.telegram_base_url:
+        builder = builder.base_url(settings.telegram_base_url)
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    builder = builder.post_init(start_services).post_shutdown(stop_services)
+    app = builder.build()
+
+    async def default_builder(job: JobRecord) -> dict[str, Any]:
+        return await build_input(job, lambda file_id: telegram_file(app.bot, file_id))
+
+    notifier = TelegramNotifier(app.bot, ledger, settings)
+    tracker = JobTracker(ledger, endpoint, notifier, input_builder or default_builder, settings, owner)
+    drafts = Drafts(ledger.redis, settings.redis_prefix)
+    app.bot_data[KEY] = Services(settings, ledger, drafts, endpoint, tracker)
+    app.bot_data[admin.BROADCASTER] = Broadcaster(app.bot, ledger, settings.broadcast_rate_per_s, tracker.owner)
+
+    gate.register(app)
+    for module in (start, balance, imagine, animate, cancel, original, payments):
+        module.register(app)
+    admin.register(app, settings.admin_ids)
+    fallback.register(app)
+    app.add_error_handler(on_error)
+    return app
+
+
+async def start_services(app: Application) -> None:  # type: ignore[type-arg]
+    """Pick up jobs and broadcasts left in flight, then keep reaping."""
+    services: Services = app.bot_data[KEY]
+    await services.tracker.start()
+    await app.bot_data[admin.BROADCASTER].resume()
+    try:
+        await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+    except TelegramError as exc:
+        log.warning("could not set the command menu: %s", exc)
+
+
+async def stop_services(app: Application) -> None:  # type: ignore[type-arg]
+    services: Services = app.bot_data[KEY]
+    await app.bot_data[admin.BROADCASTER].stop()
+    await services.tracker.stop()
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("update failed", exc_info=context.error)

@@ -1,0 +1,1 @@
+"""Telegram handlers, one module per intent; ``register`` wires them all onto an Application."""

@@ -1,0 +1,94 @@
+"""/animate, then a face photo (or a photo straight away, with or without a caption), then 10/15/20 s."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.handlers.common import caller
+from bot.handlers.launch import launch
+from bot.job_input import VIDEO_DURATIONS
+from bot.jobs import JobRequest, Kind
+from bot.services import svc
+from bot.texts import t
+
+INTENT = "animate"
+MB = 1024 * 1024
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+async def animate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    me = await caller(update, context)
+    await svc(context).drafts.expect(me.uid, INTENT)
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(t(me.lang, "animate_ask"))
+
+
+def _photo_file(message: Message) -> tuple[str | None, int]:
+    """The largest photo size (or an image document) and its size in bytes."""
+    if message.photo:
+        best = max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
+        return best.file_id, best.file_size or 0
+    doc = message.document
+    if doc is not None and (doc.mime_type or "") in IMAGE_TYPES:
+        return doc.file_id, doc.file_size or 0
+    return None, 0
+
+
+async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = svc(context)
+    me = await caller(update, context)
+    message = update.effective_message
+    assert message is not None
+    file_id, size = _photo_file(message)
+    if file_id is None:
+        await message.reply_text(t(me.lang, "not_a_photo"))
+        return
+    limit = s.settings.photo_max_bytes
+    if size > limit:
+        await message.reply_text(t(me.lang, "photo_too_big", size=round(size / MB, 1), limit=limit // MB))
+        return
+    await s.drafts.clear(me.uid)
+    draft = await s.drafts.create(me.uid, JobRequest(kind=Kind.VIDEO, photo_file_id=file_id))
+    buttons = [
+        InlineKeyboardButton(
+            t(me.lang, "duration_button", seconds=sec, cost=s.settings.video_cost(sec)),
+            callback_data=f"dur:{draft}:{sec}",
+        )
+        for sec in VIDEO_DURATIONS
+    ]
+    balance = await s.ledger.balance(me.uid)
+    await message.reply_text(t(me.lang, "animate_pick", balance=balance), reply_markup=InlineKeyboardMarkup([buttons]))
+
+
+async def not_a_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    me = await caller(update, context)
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(t(me.lang, "not_a_photo"))
+
+
+async def duration_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    s = svc(context)
+    me = await caller(update, context)
+    _, draft_id, seconds = query.data.split(":", 2)
+    request = await s.drafts.get(draft_id, me.uid)
+    if request is None or not seconds.isdigit() or int(seconds) not in VIDEO_DURATIONS:
+        await query.edit_message_text(t(me.lang, "draft_expired"))
+        return
+    duration = int(seconds)
+    request = request.model_copy(update={"duration_s": duration})
+    await launch(query, context, me, draft_id, request, s.settings.video_cost(duration))
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("animate", animate))
+    app.add_handler(MessageHandler(filters.PHOTO | filters.Document.IMAGE, photo))
+    app.add_handler(
+        MessageHandler(
+            filters.Document.ALL | filters.VIDEO | filters.Sticker.ALL | filters.ANIMATION | filters.VOICE, not_a_photo
+        )
+    )
+    app.add_handler(CallbackQueryHandler(duration_chosen, pattern=r"^dur:"))

@@ -1,0 +1,36 @@
+"""/cancel (or the Cancel button on a status message): stop the user's running job; the tracker refunds."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+from bot.handlers.common import caller
+from bot.services import svc
+from bot.texts import t
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = svc(context)
+    me = await caller(update, context)
+    await s.drafts.clear(me.uid)
+    job_id = await s.ledger.user_lock(me.uid)
+    ok = job_id is not None and await s.tracker.request_cancel(job_id)
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(t(me.lang, "cancel_requested" if ok else "cancel_none"))
+
+
+async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    s = svc(context)
+    me = await caller(update, context)
+    job_id = query.data.split(":", 1)[1]
+    job = await s.ledger.job(job_id)
+    ok = job is not None and job.get("uid") == str(me.uid) and await s.tracker.request_cancel(job_id)
+    await query.answer(t(me.lang, "cancel_requested" if ok else "cancel_none"))
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("cancel", cancel))
+    app.add_handler(CallbackQueryHandler(cancel_button, pattern=r"^cancel:"))

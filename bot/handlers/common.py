@@ -1,0 +1,40 @@
+"""Helpers every handler uses: who is talking, in which language, and a reply that never raises on trivia."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.services import svc
+from bot.texts import pick_language
+
+
+@dataclass(frozen=True)
+class Caller:
+    uid: int
+    chat_id: int
+    lang: str
+    new: bool
+
+
+async def caller(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller:
+    """Register the user on first contact (free credits once) and read their language."""
+    s = svc(context)
+    user = update.effective_user
+    chat = update.effective_chat
+    assert user is not None
+    lang = pick_language(user.language_code)
+    new = await s.ledger.register(user.id, s.settings.free_credits, lang)
+    stored = (await s.ledger.user(user.id)).get("lang") or lang
+    return Caller(uid=user.id, chat_id=chat.id if chat else user.id, lang=stored, new=new)
+
+
+def command_args(update: Update) -> str:
+    """The text after a command (``/imagine a red fox`` -> ``a red fox``)."""
+    text = update.effective_message.text if update.effective_message else None
+    if not text:
+        return ""
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""

@@ -1,0 +1,62 @@
+"""/imagine <prompt> (or the prompt in the next message), then an aspect-ratio keyboard with the price."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+from bot.handlers.common import Caller, caller, command_args
+from bot.handlers.launch import launch
+from bot.job_input import OFFERED_ASPECTS, clean_prompt, prompt_limit
+from bot.jobs import JobRequest, Kind
+from bot.services import svc
+from bot.texts import t
+
+INTENT = "imagine"
+PER_ROW = 4
+
+
+async def imagine(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    me = await caller(update, context)
+    assert update.effective_message is not None
+    prompt = command_args(update)
+    if not prompt:
+        await svc(context).drafts.expect(me.uid, INTENT)
+        await update.effective_message.reply_text(t(me.lang, "imagine_ask"))
+        return
+    await offer(update.effective_message, context, me, prompt)
+
+
+async def offer(message: Message, context: ContextTypes.DEFAULT_TYPE, me: Caller, text: str) -> None:
+    """Show the price and the aspect ratios for a prompt (from /imagine or the message after it)."""
+    s = svc(context)
+    prompt = clean_prompt(text)
+    if prompt is None:
+        await message.reply_text(t(me.lang, "imagine_bad_prompt", max=prompt_limit()))
+        return
+    await s.drafts.clear(me.uid)
+    draft = await s.drafts.create(me.uid, JobRequest(kind=Kind.IMAGE, prompt=prompt))
+    buttons = [InlineKeyboardButton(ratio, callback_data=f"ar:{draft}:{ratio}") for ratio in OFFERED_ASPECTS]
+    rows = [buttons[i : i + PER_ROW] for i in range(0, len(buttons), PER_ROW)]
+    balance = await s.ledger.balance(me.uid)
+    text = t(me.lang, "imagine_pick", cost=s.settings.image_cost, balance=balance, prompt=prompt[:200])
+    await message.reply_text(text, reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def aspect_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    me = await caller(update, context)
+    _, draft_id, ratio = query.data.split(":", 2)
+    request = await svc(context).drafts.get(draft_id, me.uid)
+    if request is None or ratio not in OFFERED_ASPECTS:
+        await query.edit_message_text(t(me.lang, "draft_expired"))
+        return
+    request = request.model_copy(update={"aspect": ratio})
+    await launch(query, context, me, draft_id, request, svc(context).settings.image_cost)
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("imagine", imagine))
+    app.add_handler(CallbackQueryHandler(aspect_chosen, pattern=r"^ar:"))

@@ -1,0 +1,35 @@
+"""The "Original PNG" button under a delivered image: the uncompressed file as a document."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import FileSizeLimit
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+
+from bot.handlers.common import caller
+from bot.media import output_bytes
+from bot.services import svc
+from bot.texts import t
+from bot.tracker import stored_output
+from workflows.contract import OutputKind
+
+
+async def original(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    s = svc(context)
+    me = await caller(update, context)
+    job_id = query.data.split(":", 1)[1]
+    job = await s.ledger.job(job_id)
+    output = await stored_output(s.ledger, job_id) if job and job.get("uid") == str(me.uid) else None
+    item = next((i for i in output.outputs if i.kind == OutputKind.IMAGE), None) if output else None
+    if item is None:
+        await query.answer(t(me.lang, "original_gone"), show_alert=True)
+        return
+    await query.answer()
+    data = await output_bytes(item, FileSizeLimit.FILESIZE_UPLOAD)
+    await context.bot.send_document(me.chat_id, data, filename=item.filename or "image.png")
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CallbackQueryHandler(original, pattern=r"^orig:"))
