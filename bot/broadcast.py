@@ -63,10 +63,9 @@ class Broadcaster:
                 if not batch:
                     break
                 for raw_uid in batch:
-                    field = "delivered" if await self._send(int(to_str(raw_uid)), state["text"]) else "failed"
                     cursor += 1
-                    await redis.hincrby(key, field, 1)
-                    await redis.hset(key, "cursor", cursor)
+                    # Shielded: a stop between sending and moving the cursor would send twice after a restart.
+                    await asyncio.shield(self._step(key, int(to_str(raw_uid)), state["text"], cursor))
                     await self.ledger.lease(f"bc:{bid}", self.owner, 60, "renew")
                     await asyncio.sleep(1 / self.rate_per_s)
             await redis.srem(self._running_key, bid)
@@ -80,6 +79,11 @@ class Broadcaster:
         finally:
             self._tasks.pop(bid, None)
             await self.ledger.lease(f"bc:{bid}", self.owner, 60, "release")
+
+    async def _step(self, key: str, uid: int, text: str, cursor: int) -> None:
+        field = "delivered" if await self._send(uid, text) else "failed"
+        await self.ledger.redis.hincrby(key, field, 1)
+        await self.ledger.redis.hset(key, "cursor", cursor)
 
     async def _send(self, uid: int, text: str) -> bool:
         for _ in range(3):

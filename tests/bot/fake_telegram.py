@@ -36,7 +36,7 @@ class FakeTelegram(BaseRequest):
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.files: dict[str, bytes] = {}  # file_id -> content users "uploaded"
-        self.errors: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+        self.errors: dict[str, list[tuple[int, str, dict[str, Any], int | None]]] = {}
         self._ids = itertools.count(1000)
 
     # BaseRequest --------------------------------------------------------------------------------------------
@@ -68,9 +68,11 @@ class FakeTelegram(BaseRequest):
         params = dict(request_data.parameters) if request_data else {}
         files = dict(request_data.multipart_data) if request_data and request_data.contains_files else {}
         call = Call(api_method, params, {k: (v[0], v[1], v[2]) for k, v in files.items()})  # type: ignore[misc]
-        queued = self.errors.get(api_method)
-        if queued:
-            code, description, parameters = queued.pop(0)
+        queued = self.errors.get(api_method, [])
+        match = next((e for e in queued if e[3] is None or e[3] == int(params.get("chat_id", 0))), None)
+        if match is not None:
+            queued.remove(match)
+            code, description, parameters, _ = match
             self.calls.append(Call(api_method + "!failed", params))
             body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
             if parameters:
@@ -84,8 +86,9 @@ class FakeTelegram(BaseRequest):
 
     # Error injection ---------------------------------------------------------------------------------------
 
-    def fail(self, method: str, code: int, description: str, **parameters: Any) -> None:
-        self.errors.setdefault(method, []).append((code, description, parameters))
+    def fail(self, method: str, code: int, description: str, chat_id: int | None = None, **parameters: Any) -> None:
+        """Answer the next ``method`` call (to ``chat_id``, if given) with this Bot API error."""
+        self.errors.setdefault(method, []).append((code, description, parameters, chat_id))
 
     def flood(self, method: str, retry_after: int = 1) -> None:
         self.fail(method, 429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
