@@ -72,6 +72,10 @@ class IdleAnimator:
 
     def keypoints(self, motion: IdleMotion, start: int, stop: int) -> torch.Tensor:
         """Driving keypoints (B, 21, 3) for frames ``start:stop``, before stitching."""
+        with torch.inference_mode():
+            return self._keypoints(motion, start, stop)
+
+    def _keypoints(self, motion: IdleMotion, start: int, stop: int) -> torch.Tensor:
         curve = {k: self._tensor(getattr(motion, k)[start:stop]) for k in ("pitch", "yaw", "roll", "smile", "blink")}
         d_exp = smile_delta(curve["smile"])
         if self.blink_method is BlinkMethod.EXPRESSION:
@@ -110,7 +114,7 @@ class IdleAnimator:
 
     def render(self, motion: IdleMotion, start: int, stop: int) -> UInt8Array:
         with torch.inference_mode():
-            x_d = self.keypoints(motion, start, stop)
+            x_d = self._keypoints(motion, start, stop)
             batch = x_d.shape[0]
             x_s = self.face.x_s.float().expand(batch, NUM_KP, 3).contiguous()
             if self.stitching:

@@ -1,0 +1,31 @@
+"""Fixtures: a random-weight LivePortrait and the CROPINFO of a real photo's face."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+
+from tests.liveportrait.tiny_liveportrait import crop_face, tiny_pipeline
+
+ASTRONAUT_FACE = (170.0, 40.0, 260.0, 150.0)  # x0, y0, x1, y1 of the face in skimage's astronaut()
+
+
+@pytest.fixture(scope="session")
+def pipeline() -> SimpleNamespace:
+    torch.set_num_threads(2)
+    return tiny_pipeline(seed=0)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    return np.ascontiguousarray(skimage.data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def crop_info(pipeline: SimpleNamespace, astronaut: np.ndarray) -> dict[str, Any]:
+    return crop_face(pipeline, astronaut, ASTRONAUT_FACE)[1]
