@@ -12,7 +12,7 @@ import torch
 
 from tests.liveportrait.tiny_liveportrait import crop_face, tiny_pipeline
 
-ASTRONAUT_FACE = (170.0, 40.0, 260.0, 150.0)  # x0, y0, x1, y1 of the face in skimage's astronaut()
+ASTRONAUT_FACE = (177.0, 82.0, 272.0, 177.0)  # x0, y0, x1, y1: where MediaPipe finds the face in astronaut()
 
 
 @pytest.fixture(scope="session")
