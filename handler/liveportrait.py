@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # A face smaller than this share of the photo's short side is reframed, so the LivePortrait cropper's own
 # detector (MediaPipe short-range, like ours) finds it too.
 SMALL_FACE_SHARE = 1 / 6
+# A reframed photo is scaled up to this short side: LivePortrait decodes faces at 512 px, so a small crop
+# would throw that detail away in a tiny video.
+REFRAMED_MIN_SIDE = 512
 
 
 def prepare_liveportrait(
@@ -55,13 +58,21 @@ def checked_photo(spec: str, settings: WorkerSettings) -> tuple[Image.Image, lis
     check = check_face(photo)
     warnings = list(check.warnings)
     if _reframe(check, photo):
-        photo = focus_on(photo, check.face)
+        photo = _at_least(focus_on(photo, check.face), REFRAMED_MIN_SIDE)
         warnings.append("The photo was cropped around the face for the animation.")
     log.info(
         "photo checked",
         extra={"fields": {"size": photo.size, "faces": len(check.faces), "face_score": round(check.face.score, 3)}},
     )
     return photo, warnings
+
+
+def _at_least(photo: Image.Image, side: int) -> Image.Image:
+    scale = side / min(photo.size)
+    if scale <= 1.0:
+        return photo
+    size = (int(photo.width * scale) // 2 * 2, int(photo.height * scale) // 2 * 2)
+    return normalize_photo(photo.resize(size, Image.Resampling.LANCZOS))
 
 
 def _reframe(check: FaceCheck, photo: Image.Image) -> bool:
