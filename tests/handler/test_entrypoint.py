@@ -18,11 +18,23 @@ from tests.handler import graphs
 
 @pytest.mark.slow
 def test_module_runs_a_test_input_once(tmp_path: Path) -> None:
-    env = {**os.environ, "WORK_DIR": str(tmp_path), "DEVICE": "cpu", "LOG_JSON": "true",
-           "S3_SECRET_ACCESS_KEY": "very-secret-value", "S3_BUCKET": ""}
+    env = {
+        **os.environ,
+        "WORK_DIR": str(tmp_path),
+        "DEVICE": "cpu",
+        "LOG_JSON": "true",
+        "S3_SECRET_ACCESS_KEY": "very-secret-value",
+        "S3_BUCKET": "",
+    }
     job = {"input": {"workflow": graphs.empty_image(16, 16)}, "id": "local-test"}
-    done = subprocess.run([sys.executable, "-m", "handler", "--test_input", json.dumps(job)], cwd=REPO_ROOT,
-                          env=env, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-m", "handler", "--test_input", json.dumps(job)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     logs = done.stdout + done.stderr
     assert done.returncode == 0, logs[-3000:]
     assert '"kind": "image"' in logs or "'kind': 'image'" in logs

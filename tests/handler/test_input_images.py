@@ -24,16 +24,21 @@ RED = Image.new("RGB", (40, 20), (200, 10, 10))
 
 
 async def _refused(worker: Any, image: str, name: str = "photo.png") -> str:
-    error = failed(await run_job(worker, {"workflow": graphs.load_image(name),
-                                          "images": [{"name": name, "image": image}]}))
+    error = failed(
+        await run_job(worker, {"workflow": graphs.load_image(name), "images": [{"name": name, "image": image}]})
+    )
     assert error.code == "INVALID_INPUT"
     assert error.details["field"] == "images"
     return error.message
 
 
 async def test_image_is_staged_for_load_image(worker: Any) -> None:
-    out = ok(await run_job(worker, {"workflow": graphs.load_image("photo.png"),
-                                    "images": [{"name": "photo.png", "image": b64_image(RED)}]}))
+    out = ok(
+        await run_job(
+            worker,
+            {"workflow": graphs.load_image("photo.png"), "images": [{"name": "photo.png", "image": b64_image(RED)}]},
+        )
+    )
     result = png(out.outputs[0].data or "")
     assert result.size == (40, 20)
     assert result.convert("RGB").getpixel((5, 5)) == (200, 10, 10)
@@ -41,8 +46,11 @@ async def test_image_is_staged_for_load_image(worker: Any) -> None:
 
 async def test_data_url_prefix_is_accepted(worker: Any) -> None:
     data_url = "data:image/jpeg;base64," + b64_image(RED, "JPEG", quality=95)
-    out = ok(await run_job(worker, {"workflow": graphs.load_image("p.jpg"),
-                                    "images": [{"name": "p.jpg", "image": data_url}]}))
+    out = ok(
+        await run_job(
+            worker, {"workflow": graphs.load_image("p.jpg"), "images": [{"name": "p.jpg", "image": data_url}]}
+        )
+    )
     assert png(out.outputs[0].data or "").size == (40, 20)
 
 
@@ -50,23 +58,32 @@ async def test_exif_orientation_is_applied(worker: Any) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # camera held sideways: display rotated 90 degrees
     tagged = b64_image(RED, "JPEG", exif=exif.tobytes())
-    out = ok(await run_job(worker, {"workflow": graphs.load_image("p.jpg"),
-                                    "images": [{"name": "p.jpg", "image": tagged}]}))
+    out = ok(
+        await run_job(worker, {"workflow": graphs.load_image("p.jpg"), "images": [{"name": "p.jpg", "image": tagged}]})
+    )
     assert png(out.outputs[0].data or "").size == (20, 40)
 
 
 async def test_traversal_names_stay_inside_the_job_folder(worker: Any) -> None:
     name = "../../../etc/evil.png"
     work: Path = worker.settings.work_dir
-    out = ok(await run_job(worker, {"workflow": graphs.load_image(name),
-                                    "images": [{"name": name, "image": b64_image(RED)}]}))
+    out = ok(
+        await run_job(
+            worker, {"workflow": graphs.load_image(name), "images": [{"name": name, "image": b64_image(RED)}]}
+        )
+    )
     assert png(out.outputs[0].data or "").size == (40, 20)
     assert not list(work.parent.rglob("evil.png")), "nothing written outside (and inputs cleaned up afterwards)"
 
 
 async def test_inputs_are_removed_after_the_job(worker: Any) -> None:
-    ok(await run_job(worker, {"workflow": graphs.load_image("x.png"),
-                              "images": [{"name": "x.png", "image": b64_image(RED)}]}, job_id="cleanup-1"))
+    ok(
+        await run_job(
+            worker,
+            {"workflow": graphs.load_image("x.png"), "images": [{"name": "x.png", "image": b64_image(RED)}]},
+            job_id="cleanup-1",
+        )
+    )
     assert not (worker.engine.dirs["input"] / "job-cleanup-1").exists()
     assert not (worker.engine.dirs["output"] / "job-cleanup-1").exists()
 
@@ -115,6 +132,7 @@ async def test_private_and_plain_http_urls_are_refused(worker: Any, url: str) ->
 
 
 # ---- fetching from a (local) server: the guard lifted explicitly, as only tests may ----
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     body = b""
