@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from typing import Any
@@ -124,3 +125,22 @@ async def test_preset_job_end_to_end(kj_worker: Any) -> None:
     meta, frames = mp4(output.outputs[0])
     assert meta == ("h264", "yuv420p", 12.0, 512, 512)
     assert len(frames) == 120
+
+
+@pytest.mark.slow
+async def test_cancel_stops_the_animation_within_a_batch(kj_worker: Any, progress_sink: Any) -> None:
+    job_id = "lp-cancel-1"
+    graph = short_graph(30.0, batch_size=2)  # 300 frames: minutes on this CPU unless interrupted
+    job = {"workflow": graph, "images": [{"name": "photo.png", "image": astronaut_b64()}]}
+    task = asyncio.create_task(run_job(kj_worker, job, job_id=job_id))
+    for _ in range(6000):
+        if any(e["node_type"] == "LivePortraitIdleAnimation" for e in progress_sink.for_job(job_id)):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the animation node never reported progress")
+    kj_worker.cancel(job_id)
+    error = failed(await task)
+    assert error.code is ErrorCode.CANCELLED
+    frames = [e["step"] for e in progress_sink.for_job(job_id) if e["node_type"] == "LivePortraitIdleAnimation"]
+    assert max(frames) < 300
