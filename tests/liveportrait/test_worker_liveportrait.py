@@ -144,3 +144,12 @@ async def test_cancel_stops_the_animation_within_a_batch(kj_worker: Any, progres
     assert error.code is ErrorCode.CANCELLED
     frames = [e["step"] for e in progress_sink.for_job(job_id) if e["node_type"] == "LivePortraitIdleAnimation"]
     assert max(frames) < 300
+
+
+async def test_kj_values_outside_the_recorded_schema_fail_validation(kj_worker: Any) -> None:
+    graph = short_graph(1.0)
+    graph["4"]["inputs"]["face_index_order"] = "biggest-first"
+    job = {"workflow": graph, "images": [{"name": "photo.png", "image": astronaut_b64()}]}
+    error = failed(await run_job(kj_worker, job))
+    assert error.code is ErrorCode.WORKFLOW_INVALID
+    assert error.details["node_errors"]["4"]["errors"][0]["type"] == "value_not_in_list"
