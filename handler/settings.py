@@ -27,12 +27,14 @@ class WorkerSettings(BaseSettings):
     extra_custom_nodes_dir: Path | None = Field(
         default=REPO_ROOT / "comfy_image" / "nodes", description="our own node packages, loaded as custom nodes"
     )
+    embed_metadata: bool = Field(default=False, description="embed the workflow in saved PNGs (leaks job details)")
     highvram: bool = Field(default=False, description="keep models on the GPU between jobs (ComfyUI --highvram)")
     warmup: str | None = Field(default=None, description="preset name or workflow JSON path run at boot")
 
     # Jobs
     job_timeout_s: float = Field(default=600.0, gt=0)
     progress_interval_s: float = Field(default=1.0, ge=0)
+    interrupt_grace_s: float = Field(default=30.0, gt=0, description="how long an interrupted job may take to stop")
 
     # Input images
     image_max_bytes: int = 25 * 1024 * 1024

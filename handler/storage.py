@@ -1,0 +1,143 @@
+"""Output delivery: an S3 object with a presigned URL, or base64 inline when no bucket is configured."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.client import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handler.errors import ErrorCode, JobError
+from handler.outputs import ProducedFile
+from handler.schema import Delivery, OutputItem, S3Override
+from handler.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class S3Target:
+    bucket: str
+    prefix: str
+    endpoint_url: str | None
+    region: str | None
+    access_key_id: str | None
+    secret_access_key: str | None
+
+    def client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            # SigV4 so presigned URLs work on every S3-compatible store; path style for custom endpoints.
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path" if self.endpoint_url else "auto"},
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
+        )
+
+
+def s3_override_from_runpod(s3_config: dict[str, Any] | None) -> S3Override | None:
+    """RunPod's ``s3Config`` ({accessId, accessSecret, bucketName, endpointUrl}) as our override."""
+    if not s3_config or not s3_config.get("bucketName"):
+        return None
+    return S3Override(
+        bucket=s3_config["bucketName"],
+        endpoint_url=s3_config.get("endpointUrl"),
+        access_key_id=s3_config.get("accessId"),
+        secret_access_key=s3_config.get("accessSecret"),
+    )
+
+
+def resolve_target(settings: WorkerSettings, override: S3Override | None) -> S3Target | None:
+    if override is not None:
+        return S3Target(
+            bucket=override.bucket,
+            prefix=(override.prefix if override.prefix is not None else settings.s3_prefix).strip("/"),
+            endpoint_url=override.endpoint_url or settings.s3_endpoint_url,
+            region=override.region or settings.s3_region,
+            access_key_id=override.access_key_id or settings.s3_access_key_id,
+            secret_access_key=override.secret_access_key
+            or (settings.s3_secret_access_key.get_secret_value() if settings.s3_secret_access_key else None),
+        )
+    if not settings.s3_bucket:
+        return None
+    secret = settings.s3_secret_access_key
+    return S3Target(
+        settings.s3_bucket,
+        settings.s3_prefix.strip("/"),
+        settings.s3_endpoint_url,
+        settings.s3_region,
+        settings.s3_access_key_id,
+        secret.get_secret_value() if secret else None,
+    )
+
+
+def upload(files: list[ProducedFile], target: S3Target, job_id: str, ttl_s: int) -> list[OutputItem]:
+    client = target.client()
+    items = []
+    for produced in files:
+        key = "/".join(part for part in (target.prefix, job_id, produced.filename) if part)
+        try:
+            client.upload_file(str(produced.path), target.bucket, key, ExtraArgs={"ContentType": produced.content_type})
+            url = client.generate_presigned_url(
+                "get_object", Params={"Bucket": target.bucket, "Key": key}, ExpiresIn=ttl_s
+            )
+        except (BotoCoreError, ClientError, OSError) as exc:
+            log.warning("upload failed", extra={"fields": {"bucket": target.bucket, "key": key, "error": str(exc)}})
+            raise JobError(ErrorCode.STORAGE_FAILED, bucket=target.bucket, key=key, reason=type(exc).__name__) from exc
+        items.append(
+            OutputItem(
+                node_id=produced.node_id,
+                kind=produced.kind,
+                filename=produced.filename,
+                content_type=produced.content_type,
+                size=produced.path.stat().st_size,
+                url=url,
+                key=key,
+            )
+        )
+    return items
+
+
+def inline(files: list[ProducedFile], max_bytes: int) -> list[OutputItem]:
+    total = sum(produced.path.stat().st_size for produced in files)
+    if total > max_bytes:
+        raise JobError(
+            ErrorCode.INVALID_INPUT,
+            f"Outputs total {total / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB that fit in a RunPod response; "
+            "configure an S3 bucket (S3_BUCKET or input.s3) to receive them.",
+            total_bytes=total,
+            limit_bytes=max_bytes,
+        )
+    return [
+        OutputItem(
+            node_id=p.node_id,
+            kind=p.kind,
+            filename=p.filename,
+            content_type=p.content_type,
+            size=p.path.stat().st_size,
+            data=base64.b64encode(p.path.read_bytes()).decode("ascii"),
+        )
+        for p in files
+    ]
+
+
+def deliver(
+    files: list[ProducedFile], settings: WorkerSettings, override: S3Override | None, delivery: Delivery, job_id: str
+) -> list[OutputItem]:
+    target = resolve_target(settings, override)
+    if delivery is Delivery.S3 and target is None:
+        raise JobError(
+            ErrorCode.INVALID_INPUT, "delivery 's3' needs a bucket (S3_BUCKET or input.s3).", field="delivery"
+        )
+    if target is not None and delivery is not Delivery.BASE64:
+        return upload(files, target, job_id, settings.s3_presign_ttl_s)
+    return inline(files, settings.max_base64_bytes)

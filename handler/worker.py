@@ -1,0 +1,176 @@
+"""The RunPod handler: one job in, a JobOutput or a specific error out, the worker healthy afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from handler.engine import ComfyEngine, EngineResult, ProgressCallback
+from handler.errors import ErrorCode, JobError
+from handler.files import JobFiles
+from handler.logs import job_id_var
+from handler.outputs import collect
+from handler.prepare import prepare
+from handler.progress import ProgressThrottle
+from handler.schema import JobInput, JobOutput, OutputItem, OutputKind, Timings
+from handler.settings import REPO_ROOT, WorkerSettings
+from handler.storage import deliver, s3_override_from_runpod
+
+log = logging.getLogger(__name__)
+ProgressSink = Callable[[dict[str, Any], dict[str, Any]], None]
+WARMUP_DIR = REPO_ROOT / "comfy_image" / "warmup"
+
+
+def runpod_progress(job: dict[str, Any], progress: dict[str, Any]) -> None:
+    import runpod  # imported lazily: the local endpoint's worker processes report through a pipe instead
+
+    runpod.serverless.progress_update(job, progress)
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 3)
+
+
+def parse_input(raw: Any) -> JobInput:
+    if not isinstance(raw, dict):
+        raise JobError(ErrorCode.INVALID_INPUT, "The job input must be a JSON object.", field="input")
+    try:
+        return JobInput.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "input"
+        raise JobError(
+            ErrorCode.INVALID_INPUT,
+            f"{where}: {first['msg']}",
+            field=where,
+            errors=[{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()[:10]],
+        ) from exc
+
+
+class Worker:
+    def __init__(self, settings: WorkerSettings, progress_sink: ProgressSink | None = None) -> None:
+        self.settings = settings
+        self.engine = ComfyEngine(settings)
+        self._sink = progress_sink or runpod_progress
+        self._stops: dict[str, ErrorCode] = {}
+
+    async def start(self) -> None:
+        await self.engine.boot()
+        if self.settings.warmup:
+            await self._warm_up(self.settings.warmup)
+
+    async def _warm_up(self, name: str) -> None:
+        path = Path(name) if name.endswith(".json") else WARMUP_DIR / f"{name}.json"
+        started = time.perf_counter()
+        result = await self.handle({"id": "warmup", "input": json.loads(path.read_text())}, report=False)
+        level = logging.WARNING if "error" in result else logging.INFO
+        log.log(
+            level,
+            "warm-up done",
+            extra={"fields": {"warmup": name, "s": time.perf_counter() - started, "error": result.get("error")}},
+        )
+
+    def cancel(self, job_id: str, code: ErrorCode = ErrorCode.CANCELLED) -> None:
+        """Stop a job (thread-safe): it ends with ``code`` (CANCELLED or TIMEOUT) and the worker stays usable."""
+        self._stops[job_id] = code
+        self.engine.interrupt(job_id, code)
+
+    async def handle(self, job: dict[str, Any], report: bool = True) -> dict[str, Any]:
+        job_id = str(job.get("id") or uuid.uuid4())
+        token = job_id_var.set(job_id)
+        files = JobFiles(job_id, self.engine.dirs["input"], self.engine.dirs["output"])
+        try:
+            output = await self._run(job, job_id, files, report)
+            log.info("job done", extra={"fields": {"outputs": len(output.outputs), **output.timings.model_dump()}})
+            return output.model_dump(mode="json", exclude_none=True)
+        except JobError as err:
+            return self._failure(err)
+        except asyncio.CancelledError:
+            log.info("job cancelled by the platform")
+            raise
+        except Exception:
+            log.exception("job failed unexpectedly")
+            return self._failure(JobError(ErrorCode.INTERNAL))
+        finally:
+            self._stops.pop(job_id, None)
+            files.cleanup_inputs()
+            files.cleanup_outputs()
+            job_id_var.reset(token)
+
+    def _failure(self, err: JobError) -> dict[str, Any]:
+        log.warning("job failed", extra={"fields": {"code": err.code, "error": err.message}})
+        result: dict[str, Any] = {"error": err.info().model_dump_json()}
+        if err.code is ErrorCode.OUT_OF_MEMORY:
+            self.engine.free_memory()
+            result["refresh_worker"] = True  # a fresh process is the surest way back to a clean GPU
+        return result
+
+    async def _run(self, job: dict[str, Any], job_id: str, files: JobFiles, report: bool) -> JobOutput:
+        started = time.perf_counter()
+        job_input = parse_input(job.get("input"))
+        prepared = await asyncio.to_thread(prepare, job_input, files, self.settings)
+        prepared_at = time.perf_counter()
+        on_progress = ProgressThrottle(lambda p: self._sink(job, p), self.settings.progress_interval_s)
+        result = await self._execute(job_id, prepared.prompt, on_progress if report else None, started)
+        produced, texts = collect(result.outputs, self.engine.dirs)
+        executed_at = time.perf_counter()
+        override = job_input.s3 or s3_override_from_runpod(job.get("s3Config"))
+        items = await asyncio.to_thread(deliver, produced, self.settings, override, job_input.delivery, job_id)
+        items += [
+            OutputItem(
+                node_id=t.node_id,
+                kind=OutputKind.TEXT,
+                content_type="text/plain",
+                size=len(t.text.encode()),
+                text=t.text,
+            )
+            for t in texts
+        ]
+        done = time.perf_counter()
+        timings = Timings(
+            prepare_ms=_ms(started, prepared_at),
+            validate_ms=round(result.validate_ms, 3),
+            execute_ms=round(result.execute_ms, 3),
+            upload_ms=_ms(executed_at, done),
+            total_ms=_ms(started, done),
+        )
+        return JobOutput(
+            outputs=items, timings=timings, preset=prepared.preset, params=prepared.params, warnings=prepared.warnings
+        )
+
+    async def _execute(
+        self, job_id: str, prompt: dict[str, Any], on_progress: ProgressCallback | None, started: float
+    ) -> EngineResult:
+        if job_id in self._stops:
+            raise JobError(self._stops[job_id])
+        task = asyncio.ensure_future(self.engine.run(job_id, prompt, on_progress))
+        remaining = max(0.001, self.settings.job_timeout_s - (time.perf_counter() - started))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout=remaining)
+        except TimeoutError:
+            self.cancel(job_id, ErrorCode.TIMEOUT)
+            return await self._settle(task, ErrorCode.TIMEOUT)
+        except asyncio.CancelledError:
+            self.cancel(job_id, ErrorCode.CANCELLED)
+            await asyncio.shield(self._settle_quietly(task))
+            raise
+
+    async def _settle(self, task: asyncio.Future[EngineResult], code: ErrorCode) -> EngineResult:
+        """Wait for an interrupted run to stop; a run that will not stop leaves a worker to be replaced."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout=self.settings.interrupt_grace_s)
+        except TimeoutError as exc:
+            raise JobError(code, stuck=True) from exc
+
+    async def _settle_quietly(self, task: asyncio.Future[EngineResult]) -> None:
+        with contextlib.suppress(JobError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), timeout=self.settings.interrupt_grace_s)
