@@ -21,15 +21,24 @@ def ignore_patterns() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-def ignored(path: str) -> bool:
-    for pattern in ignore_patterns():
+def matches(pattern: str, path: str) -> bool:
+    """Docker's rule, simplified: a pattern matches a path or any of its parent folders."""
+    parts = Path(path).parts
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    if pattern.startswith("**/"):
         bare = pattern.removeprefix("**/")
-        parts = Path(path).parts
-        if any(fnmatch.fnmatch("/".join(parts[: i + 1]), pattern) for i in range(len(parts))):
-            return True
-        if pattern.startswith("**/") and any(fnmatch.fnmatch(part, bare) for part in parts):
-            return True
-    return False
+        return any(fnmatch.fnmatch(part, bare) for part in parts) or any(fnmatch.fnmatch(p, bare) for p in prefixes)
+    return any(fnmatch.fnmatch(prefix, pattern) for prefix in prefixes)
+
+
+def ignored(path: str) -> bool:
+    """The last matching line decides; a line starting with ! re-includes."""
+    excluded = False
+    for pattern in ignore_patterns():
+        negated = pattern.startswith("!")
+        if matches(pattern.removeprefix("!"), path):
+            excluded = not negated
+    return excluded
 
 
 def copy_sources(dockerfile: str) -> list[str]:
@@ -61,7 +70,13 @@ def test_context_leaves_out_tests_caches_venvs_and_weights() -> None:
         ".git/HEAD",
     ]:
         assert ignored(path), path
-    for path in ["handler/worker.py", "comfy_image/models.json", "workflows/templates/sdxl.json"]:
+    assert ignored("scripts/lint_infra.sh")
+    for path in [
+        "handler/worker.py",
+        "comfy_image/models.json",
+        "workflows/templates/sdxl.json",
+        "scripts/gpu_smoke.py",
+    ]:
         assert not ignored(path), path
 
 
