@@ -167,3 +167,11 @@ def test_rendering_leaves_the_template_untouched(files: JobFiles, settings: Work
     second = prepare({"prompt": "second", "seed": 1}, files, settings)
     assert second.prompt["6"]["inputs"]["text"] == "second"
     assert PRESETS["sdxl"].render(PRESETS["sdxl"].validate({"prompt": "a"}))["5"]["inputs"]["width"] == 1024
+
+
+def test_null_means_the_default(files: JobFiles, settings: WorkerSettings) -> None:
+    params = prepare({"prompt": "a cat", "negative_prompt": None, "steps": None, "aspect_ratio": None}, files, settings)
+    assert params.params is not None
+    assert params.params["negative_prompt"] == sdxl.DEFAULT_NEGATIVE
+    assert (params.params["steps"], params.params["aspect_ratio"]) == (25, "1:1")
+    assert error_of({"prompt": None}, files, settings).details["field"] == "params.prompt"
