@@ -40,7 +40,7 @@ def prepare_liveportrait(
 
     photo, warnings = checked_photo(params.photo, settings)
     staged = files.stage_image("photo", photo)
-    graph = preset.render(params, filename_prefix=files.filename_prefix, overrides={liveportrait.PHOTO_INPUT: staged})
+    graph = preset.render(params, overrides={liveportrait.PHOTO_INPUT: staged})
     style_warning = params.style_warning()
     if style_warning:
         warnings.append(style_warning)

@@ -97,7 +97,7 @@ def test_styles_match_the_node() -> None:
 
 def test_render_binds_params_and_scopes_the_output() -> None:
     params = PRESET.validate({"photo": "a", "duration": 15, "fps": 20, "intensity": 0.5, "seed": 9, "prompt": "nod"})
-    graph = PRESET.render(params, filename_prefix="job-1/", overrides={liveportrait.PHOTO_INPUT: "job-1/photo.png"})
+    graph = PRESET.render(params, overrides={liveportrait.PHOTO_INPUT: "job-1/photo.png"})
     animation = graph["5"]["inputs"]
     assert graph["5"]["class_type"] == "LivePortraitIdleAnimation"
     assert (
@@ -108,6 +108,6 @@ def test_render_binds_params_and_scopes_the_output() -> None:
         animation["seed"],
     ) == (15.0, 20, "nods", 0.5, 9)
     assert graph["1"]["inputs"]["image"] == "job-1/photo.png"
-    assert graph["6"]["inputs"]["filename_prefix"] == "job-1/liveportrait"
+    assert graph["6"]["inputs"]["filename_prefix"] == "liveportrait"  # the worker scopes it to the job
     assert (graph["6"]["inputs"]["format"], graph["6"]["inputs"]["codec"]) == ("mp4", "h264")
     assert graph["5"]["inputs"]["crop_info"] == ["4", 1] and graph["4"]["inputs"]["dsize"] == 512
