@@ -9,13 +9,14 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from bot.jobs import JobRecord, Kind
+from workflows.liveportrait import DURATIONS
+from workflows.liveportrait import PROMPT_MAX_CHARS as MOTION_PROMPT_MAX_CHARS
 from workflows.sdxl import ASPECT_RATIOS, PROMPT_MAX_CHARS, SdxlParams
 
 IMAGE_PRESET: Final = "sdxl"
-VIDEO_PRESET: Final = "liveportrait"  # the motion preset (workflows/liveportrait.py) takes duration_s
+VIDEO_PRESET: Final = "liveportrait"
 OFFERED_ASPECTS: Final[tuple[str, ...]] = tuple(list(ASPECT_RATIOS)[:7])
-VIDEO_DURATIONS: Final[tuple[int, ...]] = (10, 15, 20)
-PHOTO_NAME: Final = "portrait.jpg"
+VIDEO_DURATIONS: Final[tuple[int, ...]] = DURATIONS
 
 PhotoDownloader = Callable[[str], Awaitable[bytes]]
 
@@ -32,6 +33,14 @@ def prompt_limit() -> int:
     return PROMPT_MAX_CHARS
 
 
+def motion_prompt(caption: str | None) -> str | None:
+    """A photo's caption as the motion style ("smiling", "nods"), unless it is a command."""
+    text = (caption or "").strip()
+    if not text or text.startswith("/"):
+        return None
+    return text[:MOTION_PROMPT_MAX_CHARS]
+
+
 async def build_input(job: JobRecord, download_photo: PhotoDownloader) -> dict[str, Any]:
     """The endpoint ``input`` for a job (rebuilt on a retry, so the photo is fetched from Telegram again)."""
     req = job.request
@@ -40,8 +49,7 @@ async def build_input(job: JobRecord, download_photo: PhotoDownloader) -> dict[s
     if not req.photo_file_id:
         raise ValueError("a video job needs a photo")
     photo = await download_photo(req.photo_file_id)
-    return {
-        "preset": VIDEO_PRESET,
-        "params": {"duration_s": req.duration_s},
-        "images": [{"name": PHOTO_NAME, "image": base64.b64encode(photo).decode()}],
-    }
+    params: dict[str, Any] = {"photo": base64.b64encode(photo).decode(), "duration": req.duration_s}
+    if req.prompt:
+        params["prompt"] = req.prompt
+    return {"preset": VIDEO_PRESET, "params": params}

@@ -134,5 +134,5 @@ class TelegramNotifier:
 
 
 def _caption(job: JobRecord) -> str | None:
-    prompt = job.request.prompt
+    prompt = job.request.prompt if job.request.kind is Kind.IMAGE else None
     return prompt[:1000] if prompt else None

@@ -7,7 +7,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.handlers.common import caller
 from bot.handlers.launch import launch
-from bot.job_input import VIDEO_DURATIONS
+from bot.job_input import VIDEO_DURATIONS, motion_prompt
 from bot.jobs import JobRequest, Kind
 from bot.services import svc
 from bot.texts import t
@@ -49,7 +49,9 @@ async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(t(me.lang, "photo_too_big", size=round(size / MB, 1), limit=limit // MB))
         return
     await s.drafts.clear(me.uid)
-    draft = await s.drafts.create(me.uid, JobRequest(kind=Kind.VIDEO, photo_file_id=file_id))
+    draft = await s.drafts.create(
+        me.uid, JobRequest(kind=Kind.VIDEO, photo_file_id=file_id, prompt=motion_prompt(message.caption))
+    )
     buttons = [
         InlineKeyboardButton(
             t(me.lang, "duration_button", seconds=sec, cost=s.settings.video_cost(sec)),

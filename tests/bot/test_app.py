@@ -14,6 +14,7 @@ from tests.bot.fake_telegram import BOT_USERNAME
 from tests.bot.harness import Bot, running_bot
 from tests.bot.waiting import eventually
 from workflows.contract import ErrorCode
+from workflows.liveportrait import LivePortraitParams
 
 U = 1001  # a user
 
@@ -284,16 +285,22 @@ async def test_animate_end_to_end(bot: Bot, fake_runpod: FakeRunPod) -> None:
     await bot.users.tap(U, bot.telegram.last_buttons(U)[1][1])
     await bot.settle()
     run = fake_runpod.runs[0]["input"]
-    assert run["preset"] == "liveportrait" and run["params"] == {"duration_s": 15}
-    assert base64.b64decode(run["images"][0]["image"]) == FACE  # the largest size, not the thumbnail
+    assert run["preset"] == "liveportrait" and run["params"]["duration"] == 15
+    assert base64.b64decode(run["params"]["photo"]) == FACE  # the largest size, not the thumbnail
+    LivePortraitParams.model_validate(run["params"])  # what the worker will accept
     [video] = bot.telegram.sent("sendVideo", chat_id=U)
     assert video.files["video"][1] == mp4
     assert await bot.ledger.balance(U) == 13 - 6
 
 
-async def test_photo_with_caption_goes_straight_to_durations(bot: Bot) -> None:
+async def test_photo_with_caption_goes_straight_to_durations(bot: Bot, fake_runpod: FakeRunPod) -> None:
     await bot.users.send_photo(U, FACE, caption="/animate")
     assert len(bot.telegram.last_buttons(U)) == 3
+    await bot.ledger.grant(U, 10, admin=0)
+    await bot.users.send_photo(U, FACE, caption="smiling")  # a caption that is not a command picks the motion
+    await bot.users.tap(U, bot.telegram.last_buttons(U)[0][1])
+    await bot.settle()
+    assert fake_runpod.runs[0]["input"]["params"]["prompt"] == "smiling"
 
 
 async def test_photos_over_the_limit_and_other_files_are_refused(bot: Bot) -> None:
