@@ -20,12 +20,14 @@ from bot.ledger import Ledger
 from bot.media import telegram_file
 from bot.notifier import TelegramNotifier
 from bot.runpod_client import RunPodClient
+from bot.runpod_webhook import RunPodWebhookServer
 from bot.services import KEY, Services
 from bot.settings import BotSettings
 from bot.tracker import JobTracker
 
 log = logging.getLogger("bot.app")
 
+WEBHOOK = "runpod_webhook"
 InputBuilder = Callable[[JobRecord], Awaitable[dict[str, Any]]]
 COMMANDS = [
     ("imagine", "Generate an image"),
@@ -83,6 +85,16 @@ async def start_services(app: Application) -> None:  # type: ignore[type-arg]
     services: Services = app.bot_data[KEY]
     await services.tracker.start()
     await app.bot_data[admin.BROADCASTER].resume()
+    s = services.settings
+    if s.runpod_webhook_url and s.runpod_webhook_secret is not None:
+        hook = RunPodWebhookServer(
+            services.tracker,
+            s.runpod_webhook_secret.get_secret_value(),
+            host=s.runpod_webhook_listen,
+            port=s.runpod_webhook_port,
+        )
+        hook.start()
+        app.bot_data[WEBHOOK] = hook
     try:
         await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
     except TelegramError as exc:
@@ -91,6 +103,9 @@ async def start_services(app: Application) -> None:  # type: ignore[type-arg]
 
 async def stop_services(app: Application) -> None:  # type: ignore[type-arg]
     services: Services = app.bot_data[KEY]
+    hook: RunPodWebhookServer | None = app.bot_data.pop(WEBHOOK, None)
+    if hook is not None:
+        await hook.stop()
     await app.bot_data[admin.BROADCASTER].stop()
     await services.tracker.stop()
 

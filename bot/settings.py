@@ -69,8 +69,8 @@ class BotSettings(BaseSettings):
     broadcast_rate_per_s: float = Field(default=20.0, gt=0)
 
     # The endpoint: RunPod's when runpod_endpoint_id is set, otherwise the local endpoint.
+    # (RUNPOD_BASE_URL, RUNPOD_API_KEY and the client's other settings are read by bot.runpod_client.RunPodSettings.)
     runpod_endpoint_id: str | None = None
-    runpod_api_key: SecretStr | None = None
 
     log_level: str = "INFO"
 

@@ -11,6 +11,7 @@ import random
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -115,3 +116,28 @@ async def test_cancel_mid_run_on_the_real_worker(bot: Bot) -> None:
     await bot.settle(timeout_s=60)
     assert "✖ Cancelled.\nYour 1 credits were refunded." in bot.telegram.texts(U)
     assert await bot.ledger.balance(U) == 3
+
+
+async def test_runpod_webhook_wakes_the_tracker(redis: Redis, endpoint: EndpointServer) -> None:
+    """With PUBLIC_URL the bot gives RunPod a webhook; the endpoint's call ends the wait, not the slow poll."""
+    from tests.bot.conftest import free_port
+
+    port = free_port()
+    runpod = RunPodSettings(base_url=endpoint.url, endpoint_id="local")  # type: ignore[call-arg]
+    async with running_bot(
+        redis,
+        runpod,
+        input_builder=model_free_input,
+        public_url=f"http://127.0.0.1:{port}",
+        runpod_webhook_secret="hook-secret",
+        runpod_webhook_listen="127.0.0.1",
+        runpod_webhook_port=port,
+        poll_webhook_s=600,
+    ) as bot:
+        async with httpx.AsyncClient() as http:
+            forged = await http.post(f"http://127.0.0.1:{port}/runpod/wrong/abc", json={})
+            assert forged.status_code == 403
+        await bot.users.send(U, "/imagine a webhook")
+        await bot.users.tap(U, bot.telegram.last_buttons(U)[0][1])
+        await bot.settle(timeout_s=60)  # far less than the 600 s poll: the webhook woke it
+        assert len(bot.telegram.sent("sendPhoto", chat_id=U)) == 1

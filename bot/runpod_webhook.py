@@ -1,0 +1,53 @@
+"""Receives RunPod's webhook (POST of a finished job's status) and wakes the job's tracker.
+
+The URL carries a secret token (``{PUBLIC_URL}/runpod/{secret}/{job_id}``): RunPod cannot sign its webhooks,
+so an unguessable path is the authentication. The body is not trusted for money: the tracker reads the job's
+status from the API itself, so a forged call can at most make it look earlier.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import Application, RequestHandler
+
+from bot.tracker import JobTracker
+
+log = logging.getLogger("bot.runpod_webhook")
+
+
+class _Hook(RequestHandler):
+    def initialize(self, tracker: JobTracker, secret: str) -> None:
+        self.tracker = tracker
+        self.secret = secret
+
+    def post(self, token: str, job_id: str) -> None:
+        if not hmac.compare_digest(token.encode(), self.secret.encode()):
+            self.set_status(403)
+            return
+        log.info("runpod webhook", extra={"job_id": job_id})
+        self.tracker.wake(job_id)
+        self.set_status(200)
+        self.finish({"ok": True})
+
+
+class RunPodWebhookServer:
+    def __init__(self, tracker: JobTracker, secret: str, *, host: str, port: int) -> None:
+        app = Application([(r"/runpod/([^/]+)/([A-Za-z0-9_-]{1,64})", _Hook, {"tracker": tracker, "secret": secret})])
+        self._server = HTTPServer(app)
+        self.host = host
+        self.port = port
+
+    def start(self) -> int:
+        """Listen (on the running event loop); returns the port (useful with port 0)."""
+        sockets = bind_sockets(self.port, self.host)
+        self._server.add_sockets(sockets)
+        self.port = int(sockets[0].getsockname()[1])
+        return self.port
+
+    async def stop(self) -> None:
+        self._server.stop()
+        await self._server.close_all_connections()
