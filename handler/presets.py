@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from handler.errors import ErrorCode, JobError
 from handler.files import JobFiles
+from handler.liveportrait import prepare_liveportrait
 from handler.settings import WorkerSettings
 from workflows import sdxl
 from workflows.preset import Preset
@@ -43,8 +44,16 @@ def prepare_sdxl(
     return PreparedJob(prompt=graph, preset=preset.name, params=preset.effective_params(params))
 
 
+def _prepare_liveportrait(preset: Preset[Any], params: Any, files: JobFiles, settings: WorkerSettings) -> PreparedJob:
+    from handler.liveportrait import prepare_liveportrait
+
+    prepared: PreparedJob = prepare_liveportrait(preset, params, files, settings)
+    return prepared
+
+
 PREPARERS: dict[str, PrepareFn] = {
     "sdxl": prepare_sdxl,
+    "liveportrait": prepare_liveportrait,
 }
 
 
