@@ -41,9 +41,7 @@ def main() -> None:
 def run(settings: BotSettings, redis_url: str, local: LocalEndpointProcess | None) -> None:
     redis = Redis.from_url(redis_url)
     runpod = (
-        RunPodSettings(base_url=local.base_url, endpoint_id="local")
-        if local is not None
-        else RunPodSettings()  # type: ignore[call-arg]
+        RunPodSettings(base_url=local.base_url, endpoint_id="local") if local is not None else RunPodSettings()  # type: ignore[call-arg]
     )
     endpoint = RunPodClient(runpod)
     app = build_application(settings, Ledger(redis, settings.redis_prefix), endpoint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import FileSizeLimit
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.handlers.common import caller
@@ -15,6 +16,7 @@ from bot.texts import t
 INTENT = "animate"
 MB = 1024 * 1024
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+MIN_SIDE = 256  # smaller sizes are thumbnails: too few pixels for a face
 
 
 async def animate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -24,14 +26,21 @@ async def animate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(t(me.lang, "animate_ask"))
 
 
-def _photo_file(message: Message) -> tuple[str | None, int]:
-    """The largest photo size (or an image document) and its size in bytes."""
+def _photo_file(message: Message, limit: int) -> tuple[str | None, int]:
+    """The largest photo size we may download (under ``limit``, big enough to show a face), or an image
+    document; with its size in bytes. (None, size) when the only candidates are over the limit."""
     if message.photo:
-        best = max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
-        return best.file_id, best.file_size or 0
+        sizes = sorted(message.photo, key=lambda p: p.width * p.height, reverse=True)
+        usable = [p for p in sizes if min(p.width, p.height) >= MIN_SIDE]
+        fitting = [p for p in usable if (p.file_size or 0) <= limit]
+        if fitting:
+            return fitting[0].file_id, fitting[0].file_size or 0
+        return None, (usable[-1].file_size or 0) if usable else 0
     doc = message.document
     if doc is not None and (doc.mime_type or "") in IMAGE_TYPES:
-        return doc.file_id, doc.file_size or 0
+        if (doc.file_size or 0) <= limit:
+            return doc.file_id, doc.file_size or 0
+        return None, doc.file_size or 0
     return None, 0
 
 
@@ -40,13 +49,14 @@ async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     me = await caller(update, context)
     message = update.effective_message
     assert message is not None
-    file_id, size = _photo_file(message)
+    # Telegram lets bots download up to 20 MB; RunPod's /run body takes 10 MB (base64 adds a third).
+    limit = min(s.settings.photo_max_bytes, FileSizeLimit.FILESIZE_DOWNLOAD)
+    file_id, size = _photo_file(message, limit)
+    if file_id is None and size > limit:
+        await message.reply_text(t(me.lang, "photo_too_big", size=round(size / MB, 1), limit=limit // MB))
+        return
     if file_id is None:
         await message.reply_text(t(me.lang, "not_a_photo"))
-        return
-    limit = s.settings.photo_max_bytes
-    if size > limit:
-        await message.reply_text(t(me.lang, "photo_too_big", size=round(size / MB, 1), limit=limit // MB))
         return
     await s.drafts.clear(me.uid)
     draft = await s.drafts.create(

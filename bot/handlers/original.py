@@ -32,4 +32,5 @@ async def original(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    app.add_handler(CallbackQueryHandler(original, pattern=r"^orig:"))
+    # Not blocking: fetching the file from S3 must not hold up other updates (pre-checkout has 10 s).
+    app.add_handler(CallbackQueryHandler(original, pattern=r"^orig:", block=False))

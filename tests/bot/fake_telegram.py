@@ -204,13 +204,28 @@ class Users:
         await self.feed({"message": msg})
 
     async def send_photo(
-        self, uid: int, content: bytes, *, caption: str | None = None, size: int | None = None, lang: str = "en"
+        self,
+        uid: int,
+        content: bytes,
+        *,
+        caption: str | None = None,
+        size: int | None = None,
+        medium_size: int | None = None,
+        lang: str = "en",
     ) -> None:
-        small, large = f"ph-{uid}-s", f"ph-{uid}-l"
+        small, medium, large = f"ph-{uid}-s", f"ph-{uid}-m", f"ph-{uid}-l"
         self.telegram.files[small] = content[:10]
+        self.telegram.files[medium] = b"medium:" + content
         self.telegram.files[large] = content
         photo = [
             {"file_id": small, "file_unique_id": small, "width": 90, "height": 90, "file_size": 10},
+            {
+                "file_id": medium,
+                "file_unique_id": medium,
+                "width": 640,
+                "height": 640,
+                "file_size": medium_size if medium_size is not None else len(content) + 7,
+            },
             {
                 "file_id": large,
                 "file_unique_id": large,

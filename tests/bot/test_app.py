@@ -118,6 +118,7 @@ async def test_imagine_end_to_end(bot: Bot, fake_runpod: FakeRunPod) -> None:
     # The original file on request.
     orig = next(d for _, d in bot.telegram.buttons(photo) if d.startswith("orig:"))
     await bot.users.tap(U, orig, message_id=photo.message_id)
+    await eventually(lambda: len(bot.telegram.sent("sendDocument", chat_id=U)) == 1)  # a non-blocking handler
     [doc] = bot.telegram.sent("sendDocument", chat_id=U)
     assert doc.files["document"][1] == base64.b64decode(PNG_B64)
 
@@ -303,9 +304,20 @@ async def test_photo_with_caption_goes_straight_to_durations(bot: Bot, fake_runp
     assert fake_runpod.runs[0]["input"]["params"]["prompt"] == "smiling"
 
 
+async def test_the_largest_photo_size_under_the_limit_is_used(bot: Bot, fake_runpod: FakeRunPod) -> None:
+    await bot.users.send(U, "/start")
+    await bot.ledger.grant(U, 10, admin=0)
+    await bot.users.send_photo(U, FACE, size=25 * 1024 * 1024)  # the original is over the download limit
+    await bot.users.tap(U, bot.telegram.last_buttons(U)[0][1])
+    await bot.settle()
+    assert base64.b64decode(fake_runpod.runs[0]["input"]["params"]["photo"]) == b"medium:" + FACE
+
+
 async def test_photos_over_the_limit_and_other_files_are_refused(bot: Bot) -> None:
-    await bot.users.send_photo(U, FACE, size=30 * 1024 * 1024)
-    assert "too large (30.0 MB)" in bot.telegram.last_text(U)
+    await bot.users.send_photo(U, FACE, size=30 * 1024 * 1024, medium_size=9 * 1024 * 1024)
+    assert "too large (9.0 MB)" in bot.telegram.last_text(U)
+    await bot.users.send_document(U, "image/png", 50 * 1024 * 1024)
+    assert "too large (50.0 MB)" in bot.telegram.last_text(U)
     await bot.users.send_document(U, "application/pdf", 1000)
     assert "only animate photos" in bot.telegram.last_text(U)
     await bot.users.send_document(U, "image/png", 1000)
