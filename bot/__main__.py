@@ -7,7 +7,6 @@ TELEGRAM_WEBHOOK_SECRET, Telegram's webhook (and RunPod's, with RUNPOD_WEBHOOK_S
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
@@ -17,6 +16,7 @@ from telegram import Update
 from bot.app import build_application
 from bot.embedded import EmbeddedRedis, LocalEndpointProcess
 from bot.ledger import Ledger
+from bot.logs import setup_logging
 from bot.runpod_client import RunPodClient, RunPodSettings
 from bot.settings import BotSettings
 
@@ -25,8 +25,7 @@ def main() -> None:
     settings = BotSettings()
     if not settings.telegram_bot_token.get_secret_value():
         sys.exit("TELEGRAM_BOT_TOKEN is required (create a bot with @BotFather); see docs/bot.md")
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token
+    setup_logging(settings.log_level)
     embedded = EmbeddedRedis(settings.redis_data_dir) if not settings.redis_url else None
     local = LocalEndpointProcess() if not settings.runpod_endpoint_id else None
     try:
