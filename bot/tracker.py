@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from bot.jobs import JobRecord
 from bot.ledger import Ledger, now_ms
-from bot.runpod_client import JobState, JobStatus, Policy, RunPodClient
+from bot.runpod_client import JobNotFound, JobState, JobStatus, Policy, RunPodClient
 from bot.settings import BotSettings
 from workflows.contract import USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput
 
@@ -257,6 +257,10 @@ class JobTracker:
     async def _status(self, job: JobRecord) -> JobStatus | None:
         try:
             return await self.endpoint.status(job.runpod_id)
+        except JobNotFound:
+            # RunPod forgot the job (its ttl passed, or the queue was purged): a lost job, like a crashed worker.
+            lost = ErrorInfo(code=ErrorCode.INTERNAL, message=USER_MESSAGES[ErrorCode.INTERNAL], retryable=True)
+            return JobStatus(id=job.runpod_id, status=JobState.FAILED, error=lost.model_dump_json())
         except Exception as exc:
             log.warning("status failed: %s", exc, extra={"job_id": job.id})
             return None

@@ -275,3 +275,17 @@ async def test_two_bot_processes_never_handle_the_same_job(
     delivered = notifiers[0].of("deliver") + notifiers[1].of("deliver")
     assert sorted(delivered) == [f"j{i}" for i in range(6)]
     assert len(fake.runs) == 6
+
+
+async def test_a_job_the_endpoint_forgot_is_resubmitted(ledger: Ledger, client: RunPodClient, fake: FakeRunPod) -> None:
+    scripts = [[HOLD], [completed_image()]]
+    fake.script = lambda _: scripts.pop(0)
+    notifier = RecordingNotifier()
+    await new_job(ledger)
+    tracker = make_tracker(ledger, client, notifier)
+    assert await tracker.track("job1")
+    await eventually(lambda: len(fake.jobs) == 1)
+    fake.jobs.clear()  # its ttl passed: /status answers 404
+    await asyncio.wait_for(tracker.wait_idle(), 10)
+    assert len(fake.runs) == 2
+    assert notifier.of("settled") == [(True, None, {})]
