@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +82,16 @@ class BotSettings(BaseSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> BotSettings:
+        if self.lease_s <= max(self.poll_max_s, self.poll_webhook_s):
+            raise ValueError("LEASE_S must be longer than POLL_MAX_S and POLL_WEBHOOK_S (a lease is renewed per poll)")
+        if sorted(self.video_costs) != [10, 15, 20]:
+            raise ValueError("VIDEO_COSTS needs a price for 10, 15 and 20 seconds")
+        if len({p.id for p in self.packs}) != len(self.packs):
+            raise ValueError("PACKS ids must be unique")
+        return self
 
     def video_cost(self, seconds: int) -> int:
         return self.video_costs[seconds]

@@ -33,6 +33,7 @@ def bot_settings(**overrides: Any) -> BotSettings:
         poll_min_s=0.01,
         poll_max_s=0.03,
         lease_s=2,
+        poll_webhook_s=1,
         reaper_interval_s=0.1,
         status_edit_interval_s=0,
         broadcast_rate_per_s=1000,

@@ -134,6 +134,7 @@ async def test_runpod_webhook_wakes_the_tracker(redis: Redis, endpoint: Endpoint
         runpod_webhook_listen="127.0.0.1",
         runpod_webhook_port=port,
         poll_webhook_s=600,
+        lease_s=700,
     ) as bot:
         async with httpx.AsyncClient() as http:
             forged = await http.post(f"http://127.0.0.1:{port}/runpod/wrong/abc", json={})

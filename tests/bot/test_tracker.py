@@ -41,7 +41,13 @@ class RecordingNotifier:
 
 def settings(**overrides: Any) -> BotSettings:
     base: dict[str, Any] = dict(
-        poll_min_s=0.01, poll_max_s=0.03, lease_s=2, reaper_interval_s=0.05, free_credits=10, max_retries=1
+        poll_min_s=0.01,
+        poll_max_s=0.03,
+        poll_webhook_s=1,
+        lease_s=2,
+        reaper_interval_s=0.05,
+        free_credits=10,
+        max_retries=1,
     )
     return BotSettings(**(base | overrides))
 
@@ -289,3 +295,22 @@ async def test_a_job_the_endpoint_forgot_is_resubmitted(ledger: Ledger, client: 
     await asyncio.wait_for(tracker.wait_idle(), 10)
     assert len(fake.runs) == 2
     assert notifier.of("settled") == [(True, None, {})]
+
+
+async def test_a_job_reserved_by_a_process_that_died_before_submitting_is_run(
+    ledger: Ledger, client: RunPodClient, fake: FakeRunPod
+) -> None:
+    await new_job(ledger)  # reserved, never tracked: the process died right after reserving
+    notifier = RecordingNotifier()
+    tracker = make_tracker(ledger, client, notifier)
+    await tracker.start()
+    await eventually(lambda: no_open_jobs(ledger))
+    await tracker.stop()
+    assert len(fake.runs) == 1 and notifier.of("settled") == [(True, None, {})]
+
+
+def test_incoherent_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="LEASE_S"):
+        settings(lease_s=1, poll_webhook_s=20)
+    with pytest.raises(ValueError, match="VIDEO_COSTS"):
+        settings(video_costs={10: 1})
