@@ -146,7 +146,8 @@ class LocalEndpoint:
     def _enqueue(self, job: Job) -> None:
         low = job.request.policy is not None and job.request.policy.lowPriority
         (self._low if low else self._queue).append(job)
-        self._dispatch()
+        # Dispatch on the next turn of the loop: /run and /retry answer IN_QUEUE, as RunPod does.
+        asyncio.get_running_loop().call_soon(self._dispatch)
 
     def _next_queued(self) -> Job | None:
         for queue in (self._queue, self._low):
