@@ -171,9 +171,11 @@ class WorkerSlot:
             self._process.kill()
 
     async def stop(self, timeout_s: float = 5.0) -> None:
-        process, self.state = self._process, SlotState.STOPPED
+        process, booting, self.state = self._process, self.state is SlotState.STARTING, SlotState.STOPPED
         if process is None:
             return
+        if booting:  # nothing to finish, and it would not read the stop message before it has booted
+            process.kill()
         self._send(("stop",))
         await asyncio.to_thread(process.join, timeout_s)
         if process.is_alive():

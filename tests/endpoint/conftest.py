@@ -73,7 +73,10 @@ async def client(target: RunPodSettings) -> AsyncIterator[RunPodClient]:
 async def local_client(local_endpoint: EndpointServer) -> AsyncIterator[RunPodClient]:
     """For behaviour only the local endpoint can show (killing its processes, shortened policies)."""
     settings = RunPodSettings(
-        base_url=local_endpoint.url, endpoint_id="local", poll_initial_s=0.05, poll_max_s=0.5  # type: ignore[arg-type]
+        base_url=local_endpoint.url,
+        endpoint_id="local",
+        poll_initial_s=0.05,
+        poll_max_s=0.5,  # type: ignore[arg-type]
     )
     async with RunPodClient(settings) as client:
         yield client

@@ -12,7 +12,7 @@ import pytest
 
 from bot.runpod_client import JobNotFound, JobState, Policy, RunPodClient, RunPodHTTPError
 from handler.local_endpoint import EndpointServer
-from tests.endpoint.support import blank_job, long_job, occupy_worker, until
+from tests.endpoint.support import blank_job, long_job, occupy_worker
 from workflows.contract import ErrorCode
 
 
