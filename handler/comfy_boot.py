@@ -72,6 +72,7 @@ def _set_flags(settings: WorkerSettings, device: str) -> None:
     args.disable_all_custom_nodes = not settings.custom_nodes
     args.disable_auto_launch = True
     args.preview_method = "none"
+    args.disable_metadata = not settings.embed_metadata
 
 
 def _set_folders(settings: WorkerSettings, folder_paths: ModuleType) -> dict[str, Path]:

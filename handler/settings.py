@@ -27,6 +27,7 @@ class WorkerSettings(BaseSettings):
     extra_custom_nodes_dir: Path | None = Field(
         default=REPO_ROOT / "comfy_image" / "nodes", description="our own node packages, loaded as custom nodes"
     )
+    embed_metadata: bool = Field(default=False, description="embed the workflow in saved PNGs (leaks job details)")
     highvram: bool = Field(default=False, description="keep models on the GPU between jobs (ComfyUI --highvram)")
     warmup: str | None = Field(default=None, description="preset name or workflow JSON path run at boot")
 

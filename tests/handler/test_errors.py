@@ -1,0 +1,91 @@
+"""Every kind of bad workflow ends with its own error code, and the next job still succeeds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.handler import graphs
+from tests.handler.helpers import failed, ok, run_job
+
+
+def _with(graph: dict[str, Any], node: str, **inputs: Any) -> dict[str, Any]:
+    graph[node]["inputs"].update(inputs)
+    return graph
+
+
+BAD_WORKFLOWS = {
+    "unknown node": ({"1": {"class_type": "NoSuchNode", "inputs": {}}}, "WORKFLOW_INVALID", "NoSuchNode"),
+    "bad link": (_with(graphs.empty_image(), "2", images=["99", 0]), "WORKFLOW_INVALID", ""),
+    "wrong type": (
+        {**graphs.empty_image(), "3": {"class_type": "VAEDecode", "inputs": {"samples": ["1", 0], "vae": ["1", 0]}},
+         "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "x"}}},
+        "WORKFLOW_INVALID", "",
+    ),
+    "out of range": (_with(graphs.empty_image(), "1", width=0), "WORKFLOW_INVALID", "width"),
+    "missing input": ({"1": {"class_type": "EmptyImage", "inputs": {"width": 8}},
+                       "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}},
+                      "WORKFLOW_INVALID", ""),
+    "no outputs": ({"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1,
+                                                                 "color": 0}}}, "WORKFLOW_INVALID", "output"),
+    "no class_type": ({"1": {"inputs": {}}}, "WORKFLOW_INVALID", "class_type"),
+    "inputs not an object": ({"1": {"class_type": "EmptyImage", "inputs": [1, 2]}}, "WORKFLOW_INVALID", "inputs"),
+    "ui format": ({"nodes": [], "links": [], "version": 0.4}, "INVALID_INPUT", "API"),
+    "missing image file": (graphs.load_image("not-uploaded.png"), "WORKFLOW_INVALID", ""),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_WORKFLOWS))
+async def test_bad_workflow_gets_its_code_and_next_job_runs(worker: Any, case: str) -> None:
+    workflow, code, mentions = BAD_WORKFLOWS[case]
+    error = failed(await run_job(worker, {"workflow": workflow}))
+    assert error.code == code, error
+    assert mentions in error.message or mentions in str(error.details)
+    assert error.retryable is False
+    ok(await run_job(worker, {"workflow": graphs.empty_image()}))
+
+
+async def test_validation_error_names_the_node_and_input(worker: Any) -> None:
+    error = failed(await run_job(worker, {"workflow": _with(graphs.empty_image(), "1", width=100_000)}))
+    node = error.details["node_errors"]["1"]
+    assert node["class_type"] == "EmptyImage"
+    assert node["errors"][0]["type"] == "value_bigger_than_max"
+    assert node["errors"][0]["input_name"] == "width"
+
+
+@pytest.mark.parametrize(
+    "job_input, field",
+    [
+        ({}, "input"),
+        ({"workflow": graphs.empty_image(), "preset": "sdxl"}, "input"),
+        ({"workflow": "not a graph"}, "workflow"),
+        ({"workflow": graphs.empty_image(), "surprise": 1}, "surprise"),
+        ({"workflow": graphs.empty_image(), "images": [{"name": "a.png"}]}, "images.0.image"),
+        ({"preset": "no-such-preset", "params": {}}, "preset"),
+    ],
+)
+async def test_malformed_input_is_invalid_input_naming_the_field(worker: Any, job_input: Any, field: str) -> None:
+    error = failed(await run_job(worker, job_input))
+    assert error.code == "INVALID_INPUT"
+    assert error.details.get("field") == field
+
+
+async def test_input_that_is_not_an_object(worker: Any) -> None:
+    error = failed(dict(await worker.handle({"id": "x", "input": ["a"]})))
+    assert error.code == "INVALID_INPUT"
+
+
+async def test_node_that_raises_is_node_failed(worker: Any) -> None:
+    # A corrupt file placed straight into the input folder (our own checks would refuse it on upload).
+    corrupt = worker.engine.dirs["input"] / "corrupt.png"
+    corrupt.write_bytes(b"this is not an image at all")
+    try:
+        error = failed(await run_job(worker, {"workflow": graphs.load_image("corrupt.png")}))
+    finally:
+        corrupt.unlink()
+    assert error.code == "NODE_FAILED"
+    assert error.details["node_id"] == "1"
+    assert error.details["node_type"] == "LoadImage"
+    assert "UnidentifiedImageError" in error.details["exception_type"]
+    ok(await run_job(worker, {"workflow": graphs.empty_image()}))
