@@ -13,18 +13,9 @@ from handler.local_endpoint import EndpointServer, EndpointSettings
 from handler.settings import WorkerSettings
 
 
-def endpoint_worker_settings(work_dir: Path) -> WorkerSettings:
-    return WorkerSettings(
-        device="cpu",
-        work_dir=work_dir,
-        custom_nodes=False,
-        extra_model_paths=None,
-        models_dir=work_dir / "models",
-        progress_interval_s=0,
-        interrupt_grace_s=5,
-        log_json=False,
-        log_level="WARNING",
-    )
+def endpoint_worker_settings(base: WorkerSettings, work_dir: Path) -> WorkerSettings:
+    """The session's worker settings (tests/conftest.py) with the endpoint processes' own work folder."""
+    return base.model_copy(update={"work_dir": work_dir, "interrupt_grace_s": 5.0, "log_level": "WARNING"})
 
 
 def fast_endpoint_settings(**overrides: object) -> EndpointSettings:
@@ -43,8 +34,11 @@ def fast_endpoint_settings(**overrides: object) -> EndpointSettings:
 
 
 @pytest.fixture(scope="session")
-def local_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndpointServer]:
-    server = EndpointServer(fast_endpoint_settings(), endpoint_worker_settings(tmp_path_factory.mktemp("worker")))
+def local_endpoint(
+    tmp_path_factory: pytest.TempPathFactory, worker_settings: WorkerSettings
+) -> Iterator[EndpointServer]:
+    work_dir = tmp_path_factory.mktemp("endpoint-worker")
+    server = EndpointServer(fast_endpoint_settings(), endpoint_worker_settings(worker_settings, work_dir))
     server.start_in_thread()
     server.wait_ready()
     yield server

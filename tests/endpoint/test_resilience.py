@@ -11,6 +11,7 @@ import pytest
 
 from bot.runpod_client import JobState, RunPodClient, RunPodHTTPError, RunPodSettings
 from handler.local_endpoint import EndpointServer
+from handler.settings import WorkerSettings
 from tests.endpoint.conftest import endpoint_worker_settings, fast_endpoint_settings
 from tests.endpoint.support import WebhookReceiver, blank_job, occupy_worker, until
 from workflows.contract import ErrorCode
@@ -81,10 +82,12 @@ async def test_a_killed_worker_process_fails_its_job_and_is_replaced(
 
 
 @pytest.fixture(scope="module")
-def keyed_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndpointServer]:
+def keyed_endpoint(
+    tmp_path_factory: pytest.TempPathFactory, worker_settings: WorkerSettings
+) -> Iterator[EndpointServer]:
     """A second endpoint with an API key; auth and size checks answer before any worker is needed."""
     settings = fast_endpoint_settings(api_key="local-test-key", max_run_bytes=4096, max_runsync_bytes=8192)
-    server = EndpointServer(settings, endpoint_worker_settings(tmp_path_factory.mktemp("keyed")))
+    server = EndpointServer(settings, endpoint_worker_settings(worker_settings, tmp_path_factory.mktemp("keyed")))
     yield server.start_in_thread()
     server.stop()
 
