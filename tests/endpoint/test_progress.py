@@ -6,6 +6,8 @@ import asyncio
 import random
 from typing import Any
 
+import pytest
+
 from bot.runpod_client import JobState, JobStatus, RunPodClient
 from workflows.contract import ErrorCode
 
@@ -39,6 +41,7 @@ def sampler_job(checkpoint: str, steps: int) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 async def test_progress_is_visible_while_the_sampler_runs(local_client: RunPodClient, tiny_checkpoint: str) -> None:
     job = await local_client.run(sampler_job(tiny_checkpoint, steps=5000))
     seen: list[dict[str, Any]] = []
