@@ -82,6 +82,13 @@ def table(rows: list[dict[str, Any]], workers: int) -> str:
             f"| {r['scenario']} | {r['jobs']} | {r['jobs_s']:.1f} | {r['p50'] * 1000:.0f} ms | "
             f"{r['p99'] * 1000:.0f} ms | {r['status_per_job']:.1f} |"
         )
+    lines += [
+        "",
+        "One-at-a-time /runsync is the endpoint's own overhead per job (HTTP, queue, pipe to the worker process and",
+        "back) on top of a few ms of ComfyUI work. Burst latencies are mostly queue time: every job waits for the one",
+        "worker. The client's default polling (1 s growing to 5 s) costs about one poll interval of latency and only",
+        "1-2 /status calls per job here; a real 10-60 s generation costs roughly 5-15 calls.",
+    ]
     return "\n".join(lines)
 
 

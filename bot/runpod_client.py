@@ -288,7 +288,10 @@ class RunPodClient:
             delay = min(delay * s.poll_factor, s.poll_max_s)
 
     async def _give_up(self, job_id: str, current: JobStatus, deadline_s: float) -> JobStatus:
-        log.warning("job_deadline_passed job_id=%s deadline_s=%s status=%s", job_id, deadline_s, current.status)
+        log.warning(
+            "job deadline passed, cancelling",
+            extra={"job_id": job_id, "fields": {"deadline_s": deadline_s, "status": current.status.value}},
+        )
         cancelled = await self.cancel(job_id)
         if cancelled.status is JobState.COMPLETED:  # it finished in the meantime: the result counts
             return await self.status(job_id)
@@ -312,7 +315,9 @@ class RunPodClient:
             except httpx.TransportError as exc:
                 if attempt == s.max_attempts or not (idempotent or isinstance(exc, _SAFE_TRANSPORT)):
                     raise RunPodUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-                log.warning("runpod_retry %s %s attempt=%s error=%s", method, route, attempt, type(exc).__name__)
+                log.warning(
+                    "runpod retry", extra={"fields": {"route": route, "attempt": attempt, "error": type(exc).__name__}}
+                )
                 await asyncio.sleep(wait)
                 continue
             if response.status_code < 400:
@@ -320,7 +325,9 @@ class RunPodClient:
             message = _error_message(response)
             if response.status_code in _RETRY_STATUSES and attempt < s.max_attempts:
                 hinted = retry_after_s(response)
-                log.warning("runpod_retry %s %s attempt=%s http=%s", method, route, attempt, response.status_code)
+                log.warning(
+                    "runpod retry", extra={"fields": {"route": route, "attempt": attempt, "http": response.status_code}}
+                )
                 await asyncio.sleep(min(max(wait, hinted or 0.0), s.backoff_cap_s * 3))
                 continue
             error = JobNotFound if response.status_code == 404 and path.count("/") > 1 else RunPodHTTPError
