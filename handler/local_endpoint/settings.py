@@ -43,5 +43,18 @@ class EndpointSettings(BaseSettings):
     webhook_retry_interval_s: float = Field(default=10.0, ge=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
 
+    # RunPod's documented limits per route, in requests per window; 429 with Retry-After above them.
+    rate_limits: dict[str, int] = Field(
+        default={
+            "run": 1000,
+            "runsync": 2000,
+            "status": 2000,
+            "stream": 2000,
+            "cancel": 100,
+            "purge-queue": 2,
+        }
+    )
+    rate_window_s: float = Field(default=10.0, gt=0)
+
     sweep_interval_s: float = Field(default=1.0, gt=0, description="how often expired jobs are removed")
     log_level: str = "INFO"

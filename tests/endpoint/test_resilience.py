@@ -126,3 +126,28 @@ async def test_wrong_endpoint_id_is_not_found(local_endpoint: EndpointServer) ->
     async with httpx.AsyncClient() as http:
         response = await http.post(f"{local_endpoint.url}/other/run", json={"input": blank_job()})
     assert response.status_code == 404 and "error" in response.json()
+
+
+@pytest.fixture(scope="module")
+def limited_endpoint(
+    tmp_path_factory: pytest.TempPathFactory, worker_settings: WorkerSettings
+) -> Iterator[EndpointServer]:
+    """RunPod's purge-queue limit (2 per window) with the window shortened to a second."""
+    settings = fast_endpoint_settings(rate_window_s=1.0)
+    server = EndpointServer(settings, endpoint_worker_settings(worker_settings, tmp_path_factory.mktemp("limited")))
+    yield server.start_in_thread()
+    server.stop()
+
+
+async def test_rate_limit_answers_429_and_the_client_waits_it_out(limited_endpoint: EndpointServer) -> None:
+    base = f"{limited_endpoint.url}/local"
+    async with httpx.AsyncClient() as http:
+        answers = [await http.post(f"{base}/purge-queue") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert 0 < int(answers[2].headers["retry-after"]) <= 1
+
+    settings = RunPodSettings(base_url=limited_endpoint.url, endpoint_id="local", backoff_base_s=0.01)  # type: ignore[arg-type]
+    async with RunPodClient(settings) as client:
+        results = [await client.purge_queue() for _ in range(3)]
+    assert [r.status for r in results] == ["completed"] * 3
+    assert client.requests_made["purge-queue"] > 3  # at least one 429 was retried after its Retry-After
