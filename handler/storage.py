@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from boto3.exceptions import Boto3Error
 from botocore.client import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -90,7 +91,7 @@ def upload(files: list[ProducedFile], target: S3Target, job_id: str, ttl_s: int)
             url = client.generate_presigned_url(
                 "get_object", Params={"Bucket": target.bucket, "Key": key}, ExpiresIn=ttl_s
             )
-        except (BotoCoreError, ClientError, OSError) as exc:
+        except (Boto3Error, BotoCoreError, ClientError, OSError) as exc:
             log.warning("upload failed", extra={"fields": {"bucket": target.bucket, "key": key, "error": str(exc)}})
             raise JobError(ErrorCode.STORAGE_FAILED, bucket=target.bucket, key=key, reason=type(exc).__name__) from exc
         items.append(

@@ -19,16 +19,28 @@ BAD_WORKFLOWS = {
     "unknown node": ({"1": {"class_type": "NoSuchNode", "inputs": {}}}, "WORKFLOW_INVALID", "NoSuchNode"),
     "bad link": (_with(graphs.empty_image(), "2", images=["99", 0]), "WORKFLOW_INVALID", ""),
     "wrong type": (
-        {**graphs.empty_image(), "3": {"class_type": "VAEDecode", "inputs": {"samples": ["1", 0], "vae": ["1", 0]}},
-         "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "x"}}},
-        "WORKFLOW_INVALID", "",
+        {
+            **graphs.empty_image(),
+            "3": {"class_type": "VAEDecode", "inputs": {"samples": ["1", 0], "vae": ["1", 0]}},
+            "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "x"}},
+        },
+        "WORKFLOW_INVALID",
+        "",
     ),
     "out of range": (_with(graphs.empty_image(), "1", width=0), "WORKFLOW_INVALID", "width"),
-    "missing input": ({"1": {"class_type": "EmptyImage", "inputs": {"width": 8}},
-                       "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}},
-                      "WORKFLOW_INVALID", ""),
-    "no outputs": ({"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1,
-                                                                 "color": 0}}}, "WORKFLOW_INVALID", "output"),
+    "missing input": (
+        {
+            "1": {"class_type": "EmptyImage", "inputs": {"width": 8}},
+            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
+        },
+        "WORKFLOW_INVALID",
+        "",
+    ),
+    "no outputs": (
+        {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}}},
+        "WORKFLOW_INVALID",
+        "output",
+    ),
     "no class_type": ({"1": {"inputs": {}}}, "WORKFLOW_INVALID", "class_type"),
     "inputs not an object": ({"1": {"class_type": "EmptyImage", "inputs": [1, 2]}}, "WORKFLOW_INVALID", "inputs"),
     "ui format": ({"nodes": [], "links": [], "version": 0.4}, "INVALID_INPUT", "API"),
@@ -88,4 +100,20 @@ async def test_node_that_raises_is_node_failed(worker: Any) -> None:
     assert error.details["node_id"] == "1"
     assert error.details["node_type"] == "LoadImage"
     assert "UnidentifiedImageError" in error.details["exception_type"]
+    ok(await run_job(worker, {"workflow": graphs.empty_image()}))
+
+
+async def test_out_of_memory_frees_models_and_asks_for_a_fresh_worker(
+    worker: Any, oom_node: str, tiny_checkpoint: str
+) -> None:
+    ok(await run_job(worker, {"workflow": graphs.sampler(tiny_checkpoint, seed=3, steps=1)}))
+    assert worker.engine.comfy.model_management.current_loaded_models, "a model is loaded"
+    graph = graphs.empty_image()
+    graph["3"] = {"class_type": oom_node, "inputs": {"image": ["1", 0]}}
+    graph["2"]["inputs"]["images"] = ["3", 0]
+    result = await run_job(worker, {"workflow": graph})
+    assert result.get("refresh_worker") is True
+    error = failed(result)
+    assert (error.code, error.retryable) == ("OUT_OF_MEMORY", True)
+    assert not worker.engine.comfy.model_management.current_loaded_models, "models were unloaded"
     ok(await run_job(worker, {"workflow": graphs.empty_image()}))
