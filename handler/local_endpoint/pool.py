@@ -57,7 +57,7 @@ def gpu_count() -> int:
 def device_envs(workers: int | None) -> list[dict[str, str]]:
     """One environment per worker process: each GPU gets its own process, or one CPU process."""
     gpus = gpu_count()
-    count = workers or max(gpus, 1)
+    count = workers if workers is not None else max(gpus, 1)
     if gpus == 0:
         return [{} for _ in range(count)]
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")

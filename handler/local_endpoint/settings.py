@@ -18,7 +18,9 @@ class EndpointSettings(BaseSettings):
         default=None, description="when set, every route needs 'Authorization: Bearer <key>'"
     )
 
-    workers: int | None = Field(default=None, ge=1, le=64, description="worker processes; default one per device")
+    workers: int | None = Field(
+        default=None, ge=0, le=64, description="worker processes; default one per device (0: jobs only queue)"
+    )
 
     # Payload limits (bytes) and retention of finished jobs (seconds), as RunPod documents them.
     max_run_bytes: int = 10 * 1024 * 1024

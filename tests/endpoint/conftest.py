@@ -15,7 +15,7 @@ from handler.settings import WorkerSettings
 
 def endpoint_worker_settings(base: WorkerSettings, work_dir: Path) -> WorkerSettings:
     """The session's worker settings (tests/conftest.py) with the endpoint processes' own work folder."""
-    return base.model_copy(update={"work_dir": work_dir, "interrupt_grace_s": 5.0, "log_level": "WARNING"})
+    return base.model_copy(update={"work_dir": work_dir, "interrupt_grace_s": 2.0, "log_level": "WARNING"})
 
 
 def fast_endpoint_settings(**overrides: object) -> EndpointSettings:
@@ -24,7 +24,7 @@ def fast_endpoint_settings(**overrides: object) -> EndpointSettings:
         "port": 0,
         "workers": 1,
         "webhook_retry_interval_s": 0.2,
-        "cancel_grace_s": 5,
+        "cancel_grace_s": 2,
         "min_execution_timeout_ms": 0,
         "min_ttl_ms": 0,
         "sweep_interval_s": 0.1,

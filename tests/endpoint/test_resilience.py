@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from bot.runpod_client import JobState, RunPodClient, RunPodHTTPError, RunPodSet
 from handler.local_endpoint import EndpointServer
 from handler.settings import WorkerSettings
 from tests.endpoint.conftest import endpoint_worker_settings, fast_endpoint_settings
-from tests.endpoint.support import WebhookReceiver, blank_job, occupy_worker, until
+from tests.endpoint.support import WebhookReceiver, blank_job, long_job, occupy_worker, until
 from workflows.contract import ErrorCode
 
 
@@ -85,8 +86,8 @@ async def test_a_killed_worker_process_fails_its_job_and_is_replaced(
 def keyed_endpoint(
     tmp_path_factory: pytest.TempPathFactory, worker_settings: WorkerSettings
 ) -> Iterator[EndpointServer]:
-    """A second endpoint with an API key; auth and size checks answer before any worker is needed."""
-    settings = fast_endpoint_settings(api_key="local-test-key", max_run_bytes=4096, max_runsync_bytes=8192)
+    """A second endpoint with an API key and no workers (scaled to zero): jobs only queue."""
+    settings = fast_endpoint_settings(api_key="local-test-key", max_run_bytes=4096, max_runsync_bytes=8192, workers=0)
     server = EndpointServer(settings, endpoint_worker_settings(worker_settings, tmp_path_factory.mktemp("keyed")))
     yield server.start_in_thread()
     server.stop()
@@ -119,7 +120,7 @@ async def test_payload_limits_per_route(keyed_endpoint: EndpointServer) -> None:
             await client.run(padded)
         accepted = await client.runsync(padded, wait_ms=1000)  # /runsync allows twice as much
     assert too_big.value.status_code == 413 and "limit" in too_big.value.message
-    assert accepted.id.startswith("sync-")
+    assert accepted.id.startswith("sync-") and accepted.status is JobState.IN_QUEUE  # no worker: it waits
 
 
 async def test_wrong_endpoint_id_is_not_found(local_endpoint: EndpointServer) -> None:
@@ -132,8 +133,8 @@ async def test_wrong_endpoint_id_is_not_found(local_endpoint: EndpointServer) ->
 def limited_endpoint(
     tmp_path_factory: pytest.TempPathFactory, worker_settings: WorkerSettings
 ) -> Iterator[EndpointServer]:
-    """RunPod's purge-queue limit (2 per window) with the window shortened to a second."""
-    settings = fast_endpoint_settings(rate_window_s=1.0)
+    """RunPod's purge-queue limit (2 per window) with the window shortened to a second; no workers needed."""
+    settings = fast_endpoint_settings(rate_window_s=1.0, workers=0)
     server = EndpointServer(settings, endpoint_worker_settings(worker_settings, tmp_path_factory.mktemp("limited")))
     yield server.start_in_thread()
     server.stop()
@@ -151,3 +152,22 @@ async def test_rate_limit_answers_429_and_the_client_waits_it_out(limited_endpoi
         results = [await client.purge_queue() for _ in range(3)]
     assert [r.status for r in results] == ["completed"] * 3
     assert client.requests_made["purge-queue"] > 3  # at least one 429 was retried after its Retry-After
+
+
+@pytest.mark.slow
+async def test_a_job_that_ignores_cancel_loses_its_process_not_the_endpoint(
+    local_client: RunPodClient, local_endpoint: EndpointServer
+) -> None:
+    # One 3072 px blur: a single node with no interrupt point, running well past the 2 s grace of the tests.
+    job = await local_client.run(long_job(nodes=1, size=3072))
+    assert (await until(local_client, job.id, JobState.IN_PROGRESS)).status is JobState.IN_PROGRESS
+    [slot] = local_endpoint.endpoint.slots
+    stubborn = slot.pid
+    await asyncio.sleep(2)  # well inside the blur by now
+
+    assert (await local_client.cancel(job.id)).status is JobState.CANCELLED
+
+    after = await local_client.wait((await local_client.run(blank_job())).id, deadline_s=120)
+    assert after.status is JobState.COMPLETED
+    assert slot.pid != stubborn
+    assert (await local_client.status(job.id)).status is JobState.CANCELLED
