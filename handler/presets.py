@@ -39,11 +39,7 @@ PrepareFn = Callable[[Preset[Any], Any, JobFiles, WorkerSettings], PreparedJob]
 def prepare_sdxl(
     preset: Preset[Any], params: sdxl.SdxlParams, files: JobFiles, settings: WorkerSettings
 ) -> PreparedJob:
-    graph = preset.render(
-        params,
-        filename_prefix=files.filename_prefix,
-        overrides={sdxl.CHECKPOINT_INPUT: settings.sdxl_checkpoint},
-    )
+    graph = preset.render(params, overrides={sdxl.CHECKPOINT_INPUT: settings.sdxl_checkpoint})
     return PreparedJob(prompt=graph, preset=preset.name, params=preset.effective_params(params))
 
 

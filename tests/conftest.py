@@ -71,7 +71,7 @@ def tiny_checkpoint(worker: Any, models_dir: Path) -> str:
     """A random-weight SD3-family checkpoint (MMDiT + TAESD16 + CLIP-L), generated once and cached on disk."""
     from tests.support.tiny_checkpoint import write_tiny_checkpoint
 
-    cached = write_tiny_checkpoint(CACHE / "tiny-sd3-v1.safetensors")
+    cached = write_tiny_checkpoint(CACHE / "tiny-sd3-v2.safetensors")
     link = models_dir / "checkpoints" / TINY_CHECKPOINT
     if not link.exists():
         link.symlink_to(cached)

@@ -54,15 +54,6 @@ def apply_binding(graph: Graph, binding: Mapping[NodeInput, Any]) -> Graph:
     return graph
 
 
-def prefix_outputs(graph: Graph, prefix: str) -> Graph:
-    """Put ``prefix`` before every save node's ``filename_prefix`` so a job's files land in its own folder."""
-    for node in graph.values():
-        inputs = node.get("inputs", {})
-        if isinstance(inputs.get("filename_prefix"), str):
-            inputs["filename_prefix"] = prefix + inputs["filename_prefix"]
-    return graph
-
-
 @dataclass(frozen=True)
 class Preset(Generic[P]):
     """One preset: ``bind`` maps validated params to the template inputs they set."""
@@ -78,12 +69,15 @@ class Preset(Generic[P]):
         """Parse user params; raises pydantic.ValidationError with each bad field's location."""
         return self.params_model.model_validate(dict(raw or {}))
 
-    def render(self, params: P, *, filename_prefix: str = "", overrides: Binding | None = None) -> Graph:
-        """The template with ``params`` bound, then the worker's own ``overrides`` (model file names, ...)."""
+    def render(self, params: P, overrides: Binding | None = None) -> Graph:
+        """The template with ``params`` bound, then the worker's own ``overrides`` (model file names, ...).
+
+        Save nodes keep the template's ``filename_prefix``: the worker scopes it to the job's folder itself.
+        """
         graph = load_template(self.template)
         apply_binding(graph, self.bind(params))
         apply_binding(graph, overrides or {})
-        return prefix_outputs(graph, filename_prefix)
+        return graph
 
     def effective_params(self, params: P) -> dict[str, Any]:
         """What the job ran with (resolved seed, pixel size, ...), JSON-ready; sending it back reproduces the job."""

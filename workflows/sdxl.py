@@ -114,22 +114,19 @@ class SdxlParams(BaseModel):
     def _text(cls, value: Any) -> Any:
         return _clean_text(value) if isinstance(value, str) else value
 
-    @field_validator("seed", mode="before")
-    @classmethod
-    def _seed(cls, value: Any) -> Any:
-        return random_seed() if value is None else value
-
     @model_validator(mode="before")
     @classmethod
-    def _accept_echoed_size(cls, data: Any) -> Any:
-        """Effective params carry width/height; accept them back when they agree with the aspect ratio."""
-        if not isinstance(data, dict) or ("width" not in data and "height" not in data):
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
             return data
-        data = dict(data)
-        size = ASPECT_RATIOS.get(str(data.get("aspect_ratio", "1:1")))
-        given = (data.pop("width", None), data.pop("height", None))
-        if size is not None and given != tuple(size):
-            raise ValueError(f"width and height follow aspect_ratio (expected {size.width}x{size.height})")
+        # Clients send null for "not chosen": a random seed, the default negative prompt.
+        data = {key: value for key, value in data.items() if value is not None}
+        # Effective params carry width/height; accept them back when they agree with the aspect ratio.
+        if "width" in data or "height" in data:
+            size = ASPECT_RATIOS.get(str(data.get("aspect_ratio", "1:1")))
+            given = (data.pop("width", None), data.pop("height", None))
+            if size is not None and given != tuple(size):
+                raise ValueError(f"width and height follow aspect_ratio (expected {size.width}x{size.height})")
         return data
 
     @computed_field  # type: ignore[prop-decorator]

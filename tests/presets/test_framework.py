@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from workflows.preset import Preset, TemplateMismatch, apply_binding, load_template, prefix_outputs
+from workflows.preset import Preset, TemplateMismatch, apply_binding, load_template
 from workflows.presets import PRESETS
 
 
@@ -37,16 +37,11 @@ def test_binding_to_a_missing_input_is_a_preset_bug() -> None:
         apply_binding(graph, {("3", "model"): "x"})
 
 
-def test_every_save_node_gets_the_job_prefix() -> None:
-    graph = prefix_outputs(load_template("sdxl.json"), "job-7/")
-    assert graph["9"]["inputs"]["filename_prefix"] == "job-7/sdxl"
-
-
 def test_a_minimal_preset_needs_only_a_model_a_template_and_a_bind() -> None:
     class Seed(BaseModel):
         seed: int = 3
 
     preset = Preset("demo", "Demo", "demo", Seed, "sdxl.json", lambda p: {("3", "seed"): p.seed})
-    graph = preset.render(preset.validate(None), filename_prefix="p/")
+    graph = preset.render(preset.validate(None))
     assert graph["3"]["inputs"]["seed"] == 3
     assert preset.effective_params(preset.validate({"seed": 9})) == {"seed": 9}

@@ -72,7 +72,6 @@ def test_params_reach_their_nodes_and_worker_settings_fill_the_rest(files: JobFi
     sampler = node(job.prompt, "KSampler")
     assert (sampler["seed"], sampler["steps"], sampler["cfg"]) == (42, 30, 7.0)
     assert (sampler["sampler_name"], sampler["scheduler"], sampler["denoise"]) == ("euler_ancestral", "normal", 1.0)
-    assert node(job.prompt, "SaveImage")["filename_prefix"].startswith(files.filename_prefix)
     assert job.preset == "sdxl"
     assert job.params["prompt"] == "a red fox in snow"
 
@@ -168,3 +167,11 @@ def test_rendering_leaves_the_template_untouched(files: JobFiles, settings: Work
     second = prepare({"prompt": "second", "seed": 1}, files, settings)
     assert second.prompt["6"]["inputs"]["text"] == "second"
     assert PRESETS["sdxl"].render(PRESETS["sdxl"].validate({"prompt": "a"}))["5"]["inputs"]["width"] == 1024
+
+
+def test_null_means_the_default(files: JobFiles, settings: WorkerSettings) -> None:
+    params = prepare({"prompt": "a cat", "negative_prompt": None, "steps": None, "aspect_ratio": None}, files, settings)
+    assert params.params is not None
+    assert params.params["negative_prompt"] == sdxl.DEFAULT_NEGATIVE
+    assert (params.params["steps"], params.params["aspect_ratio"]) == (25, "1:1")
+    assert error_of({"prompt": None}, files, settings).details["field"] == "params.prompt"

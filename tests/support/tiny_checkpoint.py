@@ -40,9 +40,9 @@ def _mmdit() -> dict[str, torch.Tensor]:
         out_channels=16,
         depth=2,
         adm_in_channels=2048,
-        pos_embed_max_size=32,
+        pos_embed_max_size=96,  # 96 patches a side: every SDXL bucket size (1536 px)
         context_embedder_config={"target": "torch.nn.Linear", "params": {"in_features": 4096, "out_features": 128}},
-        num_patches=32 * 32,
+        num_patches=96 * 96,
         dtype=torch.float32,
         device="cpu",
         operations=__import__("comfy.ops", fromlist=["manual_cast"]).manual_cast,
