@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -186,7 +187,13 @@ async def run_job(client: RunPodClient, args: argparse.Namespace) -> int:
     print(f"submitted job {submitted.id}", file=sys.stderr)
     bar = ProgressBar()
     deadline = args.deadline or client.settings.image_deadline_s
-    final = await client.wait(submitted.id, deadline_s=deadline, on_progress=bar)
+    try:
+        final = await client.wait(submitted.id, deadline_s=deadline, on_progress=bar)
+    except asyncio.CancelledError:  # Ctrl-C: do not leave the job running (and billing) on the endpoint
+        print(f"\ninterrupted: cancelling job {submitted.id}", file=sys.stderr)
+        with contextlib.suppress(RunPodError):
+            await client.cancel(submitted.id)
+        raise
     bar(final)
     bar.done()
     if final.status is not JobState.COMPLETED:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -15,9 +16,10 @@ import pytest
 from PIL import Image
 
 from bot import cli
+from bot.runpod_client import JobState, RunPodClient, RunPodSettings
 from handler.local_endpoint import EndpointServer
 from handler.settings import REPO_ROOT, WorkerSettings
-from tests.endpoint.support import blank_job
+from tests.endpoint.support import blank_job, long_job, until
 
 
 def _args(endpoint: EndpointServer, *rest: str) -> list[str]:
@@ -111,3 +113,25 @@ def test_main_command_serves_and_its_printed_curl_works(worker_settings: WorkerS
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+
+
+async def test_ctrl_c_cancels_the_submitted_job(local_endpoint: EndpointServer, tmp_path: Path) -> None:
+    workflow = tmp_path / "long.json"
+    workflow.write_text(json.dumps(long_job()["workflow"]))
+    command = [sys.executable, "-m", "bot.cli", *_args(local_endpoint, "run", "--workflow", str(workflow))]
+    cli_process = await asyncio.create_subprocess_exec(
+        *command, cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert cli_process.stderr is not None
+    submitted = (await cli_process.stderr.readline()).decode()
+    job_id = submitted.split()[-1]
+    settings = RunPodSettings(base_url=local_endpoint.url, endpoint_id="local")  # type: ignore[arg-type]
+    async with RunPodClient(settings) as client:
+        assert (await until(client, job_id, JobState.IN_PROGRESS)).status is JobState.IN_PROGRESS
+
+        cli_process.send_signal(signal.SIGINT)
+        _, err = await cli_process.communicate()
+
+        assert cli_process.returncode == 130
+        assert f"cancelling job {job_id}" in err.decode()
+        assert (await client.status(job_id)).status is JobState.CANCELLED
