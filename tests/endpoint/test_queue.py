@@ -12,7 +12,7 @@ import pytest
 
 from bot.runpod_client import JobNotFound, JobState, Policy, RunPodClient, RunPodHTTPError
 from handler.local_endpoint import EndpointServer
-from tests.endpoint.support import blank_job, long_job, occupy_worker
+from tests.endpoint.support import blank_job, long_job, occupy_worker, until
 from workflows.contract import ErrorCode
 
 
@@ -110,3 +110,17 @@ async def test_client_deadline_cancels_the_job(local_client: RunPodClient) -> No
     assert info is not None and info.code is ErrorCode.TIMEOUT and info.details["cancelled_by"] == "client"
     assert seen  # it reported the job's state while waiting
     assert (await local_client.status(job.id)).status is JobState.CANCELLED
+
+
+async def test_low_priority_jobs_wait_for_normal_ones(local_client: RunPodClient) -> None:
+    blocker = await occupy_worker(local_client)
+    low = await local_client.run(long_job(), policy=Policy(lowPriority=True))
+    normal = await local_client.run(long_job())
+
+    await local_client.cancel(blocker)
+    started = await until(local_client, normal.id, JobState.IN_PROGRESS)
+
+    assert started.status is JobState.IN_PROGRESS
+    assert (await local_client.status(low.id)).status is JobState.IN_QUEUE
+    for job in (normal, low):
+        await local_client.cancel(job.id)
