@@ -128,11 +128,11 @@ class ProgressBar:
         self.width = width
 
     def __call__(self, status: JobStatus) -> None:
-        progress = status.progress() or {}
-        percent = float(progress.get("percent") or 0.0)
+        progress = status.progress()
+        percent = 100.0 if status.status is JobState.COMPLETED else progress.percent if progress else 0.0
         filled = int(self.width * min(max(percent, 0.0), 100.0) / 100)
-        node = progress.get("node_type") or ""
-        step = f" {progress['step']}/{progress['max']}" if "step" in progress and "max" in progress else ""
+        node = progress.node_type or "" if progress else ""
+        step = f" {progress.step}/{progress.max}" if progress and progress.max else ""
         bar = "#" * filled + "." * (self.width - filled)
         sys.stderr.write(f"\r[{bar}] {percent:5.1f}% {status.status.value} {node}{step}".ljust(100))
         sys.stderr.flush()

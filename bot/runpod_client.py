@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflows.contract import RETRYABLE, USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput, parse_error
@@ -74,6 +74,18 @@ class S3Config(BaseModel):
         return {**self.model_dump(exclude={"accessSecret"}), "accessSecret": self.accessSecret.get_secret_value()}
 
 
+class Progress(BaseModel):
+    """The worker's progress update, shown as ``output`` while a job is IN_PROGRESS."""
+
+    model_config = ConfigDict(extra="allow")
+
+    node: str | None = None
+    node_type: str | None = None
+    step: int = 0
+    max: int = 0
+    percent: float = 0.0
+
+
 class JobStatus(BaseModel):
     """A job as /run, /status, /cancel or /retry report it."""
 
@@ -96,11 +108,14 @@ class JobStatus(BaseModel):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
 
-    def progress(self) -> dict[str, Any] | None:
-        """The worker's latest progress update ({node, node_type, step, max, percent}) while IN_PROGRESS."""
-        if self.status is JobState.IN_PROGRESS and isinstance(self.output, dict):
-            return self.output
-        return None
+    def progress(self) -> Progress | None:
+        """The worker's latest progress update while IN_PROGRESS; None before the first one."""
+        if self.status is not JobState.IN_PROGRESS or not isinstance(self.output, dict):
+            return None
+        try:
+            return Progress.model_validate(self.output)
+        except ValidationError:
+            return None
 
     def job_output(self) -> JobOutput | None:
         """The result of a COMPLETED job; None in any other state. Raises ValidationError on a foreign output."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.runpod_client import JobState, JobStatus, RunPodClient
+from bot.runpod_client import JobState, JobStatus, Progress, RunPodClient
 from workflows.contract import ErrorCode
 
 
@@ -44,10 +44,10 @@ def sampler_job(checkpoint: str, steps: int) -> dict[str, Any]:
 @pytest.mark.slow
 async def test_progress_is_visible_while_the_sampler_runs(local_client: RunPodClient, tiny_checkpoint: str) -> None:
     job = await local_client.run(sampler_job(tiny_checkpoint, steps=5000))
-    seen: list[dict[str, Any]] = []
+    seen: list[Progress] = []
 
     async with asyncio.timeout(120):
-        while len({update["step"] for update in seen}) < 3:
+        while len({update.step for update in seen}) < 3:
             status = await local_client.status(job.id)
             assert not status.is_terminal, status
             if (update := status.progress()) is not None:
@@ -56,8 +56,8 @@ async def test_progress_is_visible_while_the_sampler_runs(local_client: RunPodCl
     await local_client.cancel(job.id)
 
     last = seen[-1]
-    assert last["node_type"] == "KSampler" and last["max"] == 5000 and 0 < last["percent"] < 100
-    assert [u["step"] for u in seen] == sorted(u["step"] for u in seen)
+    assert last.node_type == "KSampler" and last.max == 5000 and 0 < last.percent < 100
+    assert [u.step for u in seen] == sorted(u.step for u in seen)
     final: JobStatus = await local_client.status(job.id)
     info = final.error_info()
     assert final.status is JobState.CANCELLED and info is not None and info.code is ErrorCode.CANCELLED
