@@ -9,28 +9,18 @@ must run before the graph (a face pre-check). Adding a preset = one entry in PRE
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from handler.errors import ErrorCode, JobError
 from handler.files import JobFiles
+from handler.liveportrait import prepare_liveportrait
+from handler.prepared import PreparedJob
 from handler.settings import WorkerSettings
 from workflows import sdxl
 from workflows.preset import Preset
 from workflows.presets import PRESETS
-
-
-@dataclass
-class PreparedJob:
-    """A graph ready for the engine, plus what the response reports about it."""
-
-    prompt: dict[str, Any]
-    preset: str | None = None
-    params: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
-
 
 # (the preset, its validated params, the job's files, the worker's settings) -> the job to run
 PrepareFn = Callable[[Preset[Any], Any, JobFiles, WorkerSettings], PreparedJob]
@@ -45,6 +35,7 @@ def prepare_sdxl(
 
 PREPARERS: dict[str, PrepareFn] = {
     "sdxl": prepare_sdxl,
+    "liveportrait": prepare_liveportrait,
 }
 
 

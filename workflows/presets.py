@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from workflows import sdxl
+from workflows import liveportrait, sdxl
 from workflows.preset import Preset
 
-PRESETS: Final[dict[str, Preset[Any]]] = {preset.name: preset for preset in (sdxl.PRESET,)}
+PRESETS: Final[dict[str, Preset[Any]]] = {preset.name: preset for preset in (sdxl.PRESET, liveportrait.PRESET)}
 
 
 def get_preset(name: str) -> Preset[Any] | None:

@@ -1,0 +1,93 @@
+"""CPU cost of the LivePortrait preset's pre-GPU steps: face pre-check per photo, idle motion for 500 frames.
+
+Run: ``.venv/bin/python benchmarks/face_and_motion.py [--write]``; ``--write`` replaces this benchmark's section
+of docs/benchmarks.md. Targets: face pre-check < 100 ms per photo, 500 frames of motion < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import skimage.data  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from comfy_image.nodes.idle_portrait.motion import MotionStyle, generate_motion  # noqa: E402
+from handler.face import FaceDetector  # noqa: E402
+from handler.photo import normalize_photo  # noqa: E402
+
+BEGIN, END = "<!-- face_and_motion:begin -->", "<!-- face_and_motion:end -->"
+PHOTOS = ("astronaut", "camera", "coffee", "rocket", "chelsea")
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(median, max) milliseconds over ``repeat`` runs after one warm-up."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples), max(samples)
+
+
+def run(repeat: int) -> str:
+    rows = ["| step | input | median ms | max ms | target |", "|---|---|---|---|---|"]
+    for name in PHOTOS:
+        photo = normalize_photo(Image.fromarray(getattr(skimage.data, name)()))
+        faces = len(FaceDetector.detect(photo))
+        med, worst = timed(lambda p=photo: FaceDetector.detect(p), repeat)
+        rows.append(
+            f"| face pre-check | {name} {photo.width}x{photo.height}, {faces} face(s) | {med:.1f} | {worst:.1f} | < 100 |"
+        )
+    big = Image.fromarray(skimage.data.astronaut()).resize((4000, 3000))
+    med, worst = timed(lambda: normalize_photo(big), max(3, repeat // 4))
+    rows.append(f"| photo normalisation (LANCZOS) | 4000x3000 -> 1 MP | {med:.1f} | {worst:.1f} | once per job |")
+    small = normalize_photo(big)
+    med, worst = timed(lambda: FaceDetector.detect(small), repeat)
+    rows.append(f"| face pre-check | that photo {small.width}x{small.height} | {med:.1f} | {worst:.1f} | < 100 |")
+    for style in MotionStyle:
+        med, worst = timed(lambda s=style: generate_motion(500, 25, s, 1.0, seed=1), repeat)
+        rows.append(f"| idle motion | 500 frames, {style.value} | {med:.2f} | {worst:.2f} | < 50 |")
+    cpu = platform.processor() or platform.machine()
+    head = (
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores ({cpu}), Python "
+        f"{platform.python_version()}, {repeat} runs each after a warm-up; other jobs may share the machine, "
+        "so max is noisy. Run: `.venv/bin/python benchmarks/face_and_motion.py --write`."
+    )
+    return "\n".join(["## LivePortrait pre-checks: face detection and idle motion", "", head, "", *rows, ""])
+
+
+def write(section: str) -> None:
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{BEGIN}\n{section}{END}"
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args()
+    section = run(args.repeat)
+    print(section)
+    if args.write:
+        write(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The liveportrait preset and our node inside the real in-process ComfyUI worker (CPU)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from tests.handler.helpers import b64_image, failed, ok, run_job
+from tests.liveportrait.kj_fakes import FAKES, SCHEMA
+from workflows.contract import ErrorCode
+from workflows.presets import PRESETS
+
+
+@pytest.fixture(scope="module")
+def kj_worker(worker: Any) -> Any:
+    """The session's worker with the KJ stand-ins registered beside the built-in and our own nodes."""
+    mappings = worker.engine.comfy.nodes.NODE_CLASS_MAPPINGS
+    assert "LivePortraitIdleAnimation" in mappings, "our node package was not loaded from comfy_image/nodes"
+    for name, cls in FAKES.items():
+        mappings.setdefault(name, cls)
+    return worker
+
+
+def astronaut_b64() -> str:
+    return b64_image(Image.fromarray(skimage.data.astronaut()), "JPEG", quality=92)
+
+
+def short_graph(duration_s: float, **animation: Any) -> dict[str, Any]:
+    params = PRESETS["liveportrait"].validate({"photo": "unused", "seed": 11, "prompt": "nods"})
+    graph = PRESETS["liveportrait"].render(params)
+    graph["5"]["inputs"].update(duration_s=duration_s, fps=10, **animation)
+    return graph
+
+
+def mp4(item: Any) -> tuple[Any, np.ndarray]:
+    with av.open(io.BytesIO(base64.b64decode(item.data))) as container:
+        stream = container.streams.video[0]
+        meta = (stream.codec_context.name, stream.format.name, float(stream.average_rate), stream.width, stream.height)
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
+    return meta, frames
+
+
+def test_fakes_follow_the_recorded_kj_schema(kj_worker: Any) -> None:
+    for name, cls in FAKES.items():
+        assert set(cls.INPUT_TYPES()["required"]) == set(SCHEMA[name]["input"]["required"])
+        assert list(cls.RETURN_TYPES) == SCHEMA[name]["output"]
+    # Our node's inputs link to the KJ output types the schema records.
+    ours = kj_worker.engine.comfy.nodes.NODE_CLASS_MAPPINGS["LivePortraitIdleAnimation"].INPUT_TYPES()["required"]
+    assert ours["pipeline"][0] == SCHEMA["DownloadAndLoadLivePortraitModels"]["output"][0]
+    assert ours["crop_info"][0] == SCHEMA["LivePortraitCropper"]["output"][1]
+
+
+async def test_template_runs_to_an_h264_mp4(kj_worker: Any) -> None:
+    job = {
+        "workflow": short_graph(1.2),
+        "images": [{"name": "photo.png", "image": astronaut_b64()}],
+        "delivery": "base64",
+    }
+    output = ok(await run_job(kj_worker, job))
+    (video,) = output.outputs
+    assert (video.kind, video.content_type, video.node_id) == ("video", "video/mp4", "6")
+    meta, frames = mp4(video)
+    assert meta == ("h264", "yuv420p", 10.0, 512, 512)
+    assert len(frames) == 12
+    face = frames[:, 82:177, 177:272].astype(int)
+    assert np.abs(face - face[0]).mean(axis=(1, 2, 3)).max() > 1  # it moves
+    corner = np.abs(frames[:, 420:, 420:].astype(int) - skimage.data.astronaut()[420:, 420:]).mean()
+    assert corner < 3  # the rest of the photo stays put
+
+
+async def test_bad_node_values_fail_validation(kj_worker: Any) -> None:
+    graph = short_graph(1.0, style="dancing")
+    job = {"workflow": graph, "images": [{"name": "photo.png", "image": astronaut_b64()}]}
+    error = failed(await run_job(kj_worker, job))
+    assert error.code is ErrorCode.WORKFLOW_INVALID
+    assert "5" in error.details["node_errors"]
+
+
+async def test_graph_without_a_face_fails_in_the_node(kj_worker: Any) -> None:
+    coffee = b64_image(Image.fromarray(skimage.data.coffee()))
+    job = {"workflow": short_graph(0.4), "images": [{"name": "photo.png", "image": coffee}]}
+    error = failed(await run_job(kj_worker, job))
+    assert error.code is ErrorCode.NODE_FAILED
+    assert "No face detected" in error.message
+
+
+@pytest.mark.parametrize(
+    ("photo", "code", "words"),
+    [
+        (lambda: b64_image(Image.fromarray(skimage.data.coffee())), ErrorCode.NO_FACE, "No face"),
+        (
+            lambda: b64_image(Image.fromarray(skimage.data.astronaut()).resize((100, 100))),
+            ErrorCode.INVALID_INPUT,
+            "too small",
+        ),
+        (lambda: "bm90IGFuIGltYWdl", ErrorCode.INVALID_INPUT, ""),
+    ],
+)
+async def test_preset_rejects_bad_photos_before_the_graph(
+    kj_worker: Any, photo: Any, code: ErrorCode, words: str
+) -> None:
+    error = failed(await run_job(kj_worker, {"preset": "liveportrait", "params": {"photo": photo()}}))
+    assert error.code is code
+    assert words in error.message
+    assert error.details.get("field", "params.photo") == "params.photo"
+
+
+@pytest.mark.slow
+async def test_preset_job_end_to_end(kj_worker: Any) -> None:
+    """The whole preset: 10 s at 12 fps (120 frames) with a prompt no style matches."""
+    params = {"photo": astronaut_b64(), "fps": 12, "seed": 3, "prompt": "dance wildly"}
+    output = ok(await run_job(kj_worker, {"preset": "liveportrait", "params": params, "delivery": "base64"}))
+    assert output.preset == "liveportrait"
+    assert output.params is not None and "photo" not in output.params
+    assert output.params["style"] == "calm" and output.params["seed"] == 3
+    assert any("'calm'" in w for w in output.warnings)
+    meta, frames = mp4(output.outputs[0])
+    assert meta == ("h264", "yuv420p", 12.0, 512, 512)
+    assert len(frames) == 120
+
+
+@pytest.mark.slow
+async def test_cancel_stops_the_animation_within_a_batch(kj_worker: Any, progress_sink: Any) -> None:
+    job_id = "lp-cancel-1"
+    graph = short_graph(30.0, batch_size=2)  # 300 frames: minutes on this CPU unless interrupted
+    job = {"workflow": graph, "images": [{"name": "photo.png", "image": astronaut_b64()}]}
+    task = asyncio.create_task(run_job(kj_worker, job, job_id=job_id))
+    for _ in range(6000):
+        if any(e["node_type"] == "LivePortraitIdleAnimation" for e in progress_sink.for_job(job_id)):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the animation node never reported progress")
+    kj_worker.cancel(job_id)
+    error = failed(await task)
+    assert error.code is ErrorCode.CANCELLED
+    frames = [e["step"] for e in progress_sink.for_job(job_id) if e["node_type"] == "LivePortraitIdleAnimation"]
+    assert max(frames) < 300
+
+
+async def test_kj_values_outside_the_recorded_schema_fail_validation(kj_worker: Any) -> None:
+    graph = short_graph(1.0)
+    graph["4"]["inputs"]["face_index_order"] = "biggest-first"
+    job = {"workflow": graph, "images": [{"name": "photo.png", "image": astronaut_b64()}]}
+    error = failed(await run_job(kj_worker, job))
+    assert error.code is ErrorCode.WORKFLOW_INVALID
+    assert error.details["node_errors"]["4"]["errors"][0]["type"] == "value_not_in_list"
