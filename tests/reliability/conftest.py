@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,28 @@ def no_secret_in_logs() -> Iterator[Capture]:
         if secret in line and not any(known in line for known in KNOWN_LEAKS)
     ]
     assert not leaks, f"secrets in log lines: {leaks[:3]}"
+
+
+# The bot's fixtures (a real redis-server on loopback), with this suite's distinctive secrets.
+from tests.bot.conftest import redis, redis_url  # noqa: E402, F401
+
+
+@pytest.fixture
+async def fake_runpod() -> AsyncIterator[Any]:
+    from tests.bot.fake_runpod import FakeRunPod, serve_fake_runpod
+
+    async with serve_fake_runpod(FakeRunPod(api_key=secrets.RUNPOD_API_KEY)) as server:
+        yield server
+
+
+@pytest.fixture
+def runpod_settings(fake_runpod: Any) -> Any:
+    from bot.runpod_client import RunPodSettings
+
+    return RunPodSettings(
+        base_url=fake_runpod.base_url,
+        endpoint_id=fake_runpod.endpoint_id,
+        api_key=secrets.RUNPOD_API_KEY,
+        backoff_base_s=0.01,
+        max_attempts=2,
+    )
