@@ -9,4 +9,6 @@ RUNPOD_WEBHOOK_SECRET = "rpHookSecretReliability51c0"
 S3_ACCESS_KEY = "AKIARELIABILITYKEY01"
 S3_SECRET_KEY = "reliabilityS3SecretKeyValue/Zz9+QwErTy"
 
-ALL = (TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET, RUNPOD_API_KEY, RUNPOD_WEBHOOK_SECRET, S3_ACCESS_KEY, S3_SECRET_KEY)
+# The S3 access key *id* is not among them: it is an identifier AWS puts in every presigned URL
+# (X-Amz-Credential=...), so results carry it by design; the secret access key must never appear.
+ALL = (TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET, RUNPOD_API_KEY, RUNPOD_WEBHOOK_SECRET, S3_SECRET_KEY)
