@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from bot.jobs import JobRecord, Kind
 from bot.runpod_client import RunPodSettings
 from handler.local_endpoint import EndpointServer
+from handler.settings import WorkerSettings
 from tests.bot.harness import Bot, running_bot
 from tests.bot.waiting import eventually
 from tests.endpoint.conftest import endpoint_worker_settings, fast_endpoint_settings
@@ -30,6 +31,8 @@ FACE = b"\xff\xd8\xff\xe0 a face"
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndpointServer]:
+    if not WorkerSettings().comfyui_path.exists():
+        pytest.skip("ComfyUI is not provided: export COMFYUI_PATH (python comfy_image/provide_comfyui.py)")
     server = EndpointServer(fast_endpoint_settings(), endpoint_worker_settings(tmp_path_factory.mktemp("worker")))
     server.start_in_thread()
     server.wait_ready()
