@@ -92,10 +92,11 @@ async def test_webhook_mode_end_to_end(bot_api: BotApiServer, redis_url: str, tm
         REDIS_PREFIX="webhook-mode:",
         RUNPOD_ENDPOINT_ID="ep",
         RUNPOD_BASE_URL="http://127.0.0.1:9/v2",  # never called by /start
+        PYTHONPATH=str(REPO),  # run from an empty folder: no developer's .env is read
     )
     log_file = tmp_path / "bot.log"
     with log_file.open("w") as log:  # a file, not a pipe: a full pipe would block the bot
-        proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=REPO, env=env, stderr=log)  # noqa: ASYNC220
+        proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=tmp_path, env=env, stderr=log)  # noqa: ASYNC220
     try:
         async with httpx.AsyncClient() as http:
 
