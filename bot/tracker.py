@@ -209,15 +209,19 @@ class JobTracker:
                 continue
             if status is not None:
                 await self._report(job, status)
-            interval = await self._sleep(job_id, interval)
+            running = status is not None and status.status is JobState.IN_PROGRESS
+            interval = await self._sleep(job_id, interval, running=running)
             if not await self.ledger.lease(job_id, self.owner, self.settings.lease_s, "renew"):
                 log.warning("lost the lease", extra={"job_id": job_id})
                 return
 
-    async def _sleep(self, job_id: str, interval: float) -> float:
-        """Wait for the next poll (or a wake-up); returns the next interval (backoff)."""
+    async def _sleep(self, job_id: str, interval: float, *, running: bool) -> float:
+        """Wait for the next poll (or a wake-up); returns the next interval (backoff).
+
+        With RunPod's webhook a waiting job is polled only as a fallback; a running one still is, for its progress.
+        """
         s = self.settings
-        wait = s.poll_webhook_s if s.runpod_webhook_url else interval
+        wait = s.poll_webhook_s if s.runpod_webhook_url and not running else interval
         event = self._wake.get(job_id)
         if event is None:
             await asyncio.sleep(wait)
