@@ -24,12 +24,12 @@ class _Hook(RequestHandler):
         self.tracker = tracker
         self.secret = secret
 
-    def post(self, token: str, job_id: str) -> None:
+    async def post(self, token: str, job_id: str) -> None:
         if not hmac.compare_digest(token.encode(), self.secret.encode()):
             self.set_status(403)
             return
         log.info("runpod webhook", extra={"job_id": job_id})
-        self.tracker.wake(job_id)
+        await self.tracker.signal(job_id)  # the job may be tracked by another bot process
         self.set_status(200)
         self.finish({"ok": True})
 

@@ -13,8 +13,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from redis.asyncio.client import PubSub
+
 from bot.jobs import JobRecord
-from bot.ledger import Ledger, now_ms
+from bot.ledger import Ledger, now_ms, to_str
 from bot.runpod_client import JobNotFound, JobState, JobStatus, Policy, RunPodClient
 from bot.settings import BotSettings
 from workflows.contract import USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput
@@ -94,25 +96,34 @@ class JobTracker:
         self._wake: dict[str, asyncio.Event] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._stopping = False
+        self._listener: asyncio.Task[None] | None = None
+        self._pubsub: PubSub | None = None
+        self._channel = f"{ledger.keys.p}wake"
 
     # Entry points ----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Pick up every open job (after a restart) and keep doing so periodically."""
         self._stopping = False
+        self._pubsub = self.ledger.redis.pubsub()
+        await self._pubsub.subscribe(self._channel)
+        self._listener = asyncio.create_task(self._listen_forever(), name="job-wakeups")
         await self.reap()
         self._reaper = asyncio.create_task(self._reap_forever(), name="job-reaper")
 
     async def stop(self) -> None:
         """Stop tracking here; leases are released so another process (or the next start) takes over."""
         self._stopping = True
-        while tasks := list(self._tasks.values()) + (
-            [self._reaper] if self._reaper and not self._reaper.done() else []
-        ):
+        helpers = [t for t in (self._reaper, self._listener) if t is not None and not t.done()]
+        while tasks := list(self._tasks.values()) + helpers:
+            helpers = []
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None
 
     async def track(self, job_id: str) -> bool:
         """Start tracking a job in this process if nobody else holds it; True when this process now does."""
@@ -127,16 +138,21 @@ class JobTracker:
         return True
 
     def wake(self, job_id: str) -> None:
-        """Look at the job now (RunPod's webhook arrived, or the user cancelled)."""
+        """Look at the job now, if this process tracks it."""
         event = self._wake.get(job_id)
         if event is not None:
             event.set()
+
+    async def signal(self, job_id: str) -> None:
+        """Make whichever bot process tracks the job look at it now (RunPod's webhook arrived, a cancel)."""
+        self.wake(job_id)
+        await self.ledger.redis.publish(self._channel, job_id)
 
     async def request_cancel(self, job_id: str) -> bool:
         """Mark an open job cancelled by its user; the tracker holding it cancels and refunds."""
         ok = await self.ledger.update_job(job_id, cancel="1")
         if ok:
-            self.wake(job_id)
+            await self.signal(job_id)
         return ok
 
     async def reap(self) -> None:
@@ -153,6 +169,19 @@ class JobTracker:
     @property
     def tracking(self) -> set[str]:
         return set(self._tasks)
+
+    async def _listen_forever(self) -> None:
+        """Wake-ups published by other processes (a webhook or /cancel they received for a job tracked here)."""
+        assert self._pubsub is not None
+        while not self._stopping:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except Exception:
+                log.exception("wake-up channel failed")
+                await asyncio.sleep(self.settings.reaper_interval_s)
+                continue
+            if message is not None and message.get("type") == "message":
+                self.wake(to_str(message["data"]))
 
     async def _reap_forever(self) -> None:
         while not self._stopping:
@@ -209,15 +238,19 @@ class JobTracker:
                 continue
             if status is not None:
                 await self._report(job, status)
-            interval = await self._sleep(job_id, interval)
+            running = status is not None and status.status is JobState.IN_PROGRESS
+            interval = await self._sleep(job_id, interval, running=running)
             if not await self.ledger.lease(job_id, self.owner, self.settings.lease_s, "renew"):
                 log.warning("lost the lease", extra={"job_id": job_id})
                 return
 
-    async def _sleep(self, job_id: str, interval: float) -> float:
-        """Wait for the next poll (or a wake-up); returns the next interval (backoff)."""
+    async def _sleep(self, job_id: str, interval: float, *, running: bool) -> float:
+        """Wait for the next poll (or a wake-up); returns the next interval (backoff).
+
+        With RunPod's webhook a waiting job is polled only as a fallback; a running one still is, for its progress.
+        """
         s = self.settings
-        wait = s.poll_webhook_s if s.runpod_webhook_url else interval
+        wait = s.poll_webhook_s if s.runpod_webhook_url and not running else interval
         event = self._wake.get(job_id)
         if event is None:
             await asyncio.sleep(wait)

@@ -85,8 +85,10 @@ async def running_bot(
             settings, Ledger(redis, settings.redis_prefix), endpoint, request=telegram, input_builder=input_builder
         )
         async with app:
+            await app.start()  # running, as under run_polling (non-blocking handlers' tasks are awaited)
             await start_services(app)
             try:
                 yield Bot(app, telegram)
             finally:
                 await asyncio.wait_for(stop_services(app), 10)
+                await app.stop()

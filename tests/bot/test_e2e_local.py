@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from bot.jobs import JobRecord, Kind
 from bot.runpod_client import RunPodSettings
 from handler.local_endpoint import EndpointServer
+from handler.settings import WorkerSettings
 from tests.bot.harness import Bot, running_bot
 from tests.bot.waiting import eventually
 from tests.endpoint.conftest import endpoint_worker_settings, fast_endpoint_settings
@@ -30,6 +31,8 @@ FACE = b"\xff\xd8\xff\xe0 a face"
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndpointServer]:
+    if not WorkerSettings().comfyui_path.exists():
+        pytest.skip("ComfyUI is not provided: export COMFYUI_PATH (python comfy_image/provide_comfyui.py)")
     server = EndpointServer(fast_endpoint_settings(), endpoint_worker_settings(tmp_path_factory.mktemp("worker")))
     server.start_in_thread()
     server.wait_ready()
@@ -119,7 +122,9 @@ async def test_cancel_mid_run_on_the_real_worker(bot: Bot) -> None:
     assert await bot.ledger.balance(U) == 3
 
 
-async def test_runpod_webhook_wakes_the_tracker(redis: Redis, endpoint: EndpointServer) -> None:
+async def test_runpod_webhook_wakes_the_tracker(
+    redis: Redis, endpoint: EndpointServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """With PUBLIC_URL the bot gives RunPod a webhook; the endpoint's call ends the wait, not the slow poll."""
     from tests.bot.conftest import free_port
 
@@ -134,6 +139,8 @@ async def test_runpod_webhook_wakes_the_tracker(redis: Redis, endpoint: Endpoint
         runpod_webhook_listen="127.0.0.1",
         runpod_webhook_port=port,
         poll_webhook_s=600,
+        poll_min_s=300,
+        poll_max_s=300,
         lease_s=700,
     ) as bot:
         async with httpx.AsyncClient() as http:
@@ -141,5 +148,7 @@ async def test_runpod_webhook_wakes_the_tracker(redis: Redis, endpoint: Endpoint
             assert forged.status_code == 403
         await bot.users.send(U, "/imagine a webhook")
         await bot.users.tap(U, bot.telegram.last_buttons(U)[0][1])
-        await bot.settle(timeout_s=60)  # far less than the 600 s poll: the webhook woke it
+        with caplog.at_level("INFO", logger="bot.runpod_webhook"):
+            await bot.settle(timeout_s=60)  # far less than the 300 s poll: the webhook woke it
         assert len(bot.telegram.sent("sendPhoto", chat_id=U)) == 1
+        assert any(r.getMessage() == "runpod webhook" for r in caplog.records)

@@ -41,10 +41,11 @@ async def test_embedded_redis_keeps_credits_across_restarts(tmp_path: Path) -> N
         again.stop()
 
 
-def test_the_bot_needs_only_a_token() -> None:
+def test_the_bot_needs_only_a_token(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REDIS_", "RUNPOD_"))}
+    env["PYTHONPATH"] = str(REPO)  # run from an empty folder: no developer's .env is read
     result = subprocess.run(
-        [sys.executable, "-m", "bot"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode != 0
     assert "TELEGRAM_BOT_TOKEN is required" in result.stderr

@@ -314,3 +314,22 @@ def test_incoherent_settings_are_refused() -> None:
         settings(lease_s=1, poll_webhook_s=20)
     with pytest.raises(ValueError, match="VIDEO_COSTS"):
         settings(video_costs={10: 1})
+
+
+async def test_a_cancel_received_by_another_process_reaches_the_tracking_one(
+    ledger: Ledger, client: RunPodClient, fake: FakeRunPod
+) -> None:
+    fake.script = lambda _: [running(10), HOLD]
+    await new_job(ledger)
+    slow = {"poll_min_s": 60, "poll_max_s": 60, "poll_webhook_s": 60, "lease_s": 120, "reaper_interval_s": 60}
+    notifier = RecordingNotifier()
+    tracking, other = make_tracker(ledger, client, notifier, **slow), make_tracker(ledger, client, notifier, **slow)
+    await tracking.start()
+    await other.start()
+    await eventually(lambda: "job1" in tracking.tracking and len(fake.jobs) == 1)
+    await eventually(lambda: ("running", 0, 10.0) in notifier.of("progress"))  # now asleep for 60 s
+    assert await other.request_cancel("job1")  # the user's /cancel landed on the other process
+    await eventually(lambda: no_open_jobs(ledger), 10)
+    await asyncio.gather(tracking.stop(), other.stop())
+    assert notifier.of("settled") == [(False, ErrorCode.CANCELLED, {})]
+    assert len(fake.cancels) == 1
