@@ -11,7 +11,6 @@ import pytest
 from bot.logs import JsonFormatter
 from tests.reliability import secrets
 
-
 # Known leaks, reported as bugs and each pinned by a strict xfail in test_security.py; tolerated here (only these
 # exact sources) so that every test still checks everything else:
 # - PTB's ExtBot logger at DEBUG prints its API URL (the bot token) and every call's parameters (setWebhook's

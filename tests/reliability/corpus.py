@@ -74,19 +74,49 @@ WORKER_CASES = [
     # Malformed and hostile workflows
     W("unknown-node", {"workflow": {"1": {"class_type": "os.system", "inputs": {}}}}, "WORKFLOW_INVALID", "os.system"),
     W("no-class-type", {"workflow": {"1": {"inputs": {}}}}, "WORKFLOW_INVALID"),
-    W("dangling-link", {"workflow": {**empty_image(), "2": {"class_type": "SaveImage", "inputs": {
-        "images": ["99", 0], "filename_prefix": "x"}}}}, "WORKFLOW_INVALID"),
-    W("self-cycle", {"workflow": {"1": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
-        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}}}, "WORKFLOW_INVALID"),
+    W(
+        "dangling-link",
+        {
+            "workflow": {
+                **empty_image(),
+                "2": {"class_type": "SaveImage", "inputs": {"images": ["99", 0], "filename_prefix": "x"}},
+            }
+        },
+        "WORKFLOW_INVALID",
+    ),
+    W(
+        "self-cycle",
+        {
+            "workflow": {
+                "1": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+                "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
+            }
+        },
+        "WORKFLOW_INVALID",
+    ),
     W("no-output-node", {"workflow": {"1": empty_image()["1"]}}, "WORKFLOW_INVALID", "output"),
     W("string-for-int", {"workflow": empty_image(width="huge")}, "WORKFLOW_INVALID"),
     W("negative-size", {"workflow": empty_image(width=-64)}, "WORKFLOW_INVALID", "width"),
     W("gigapixel-size", {"workflow": empty_image(width=1_000_000, height=1_000_000)}, "WORKFLOW_INVALID", "width"),
-    W("missing-checkpoint", {"workflow": {
-        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "../../etc/passwd"}},
-        "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 2]}}}}, "MODEL_MISSING", "passwd"),
-    W("load-image-traversal", {"workflow": load(PNG_OK, "x.png")["workflow"] | {
-        "1": {"class_type": "LoadImage", "inputs": {"image": "../../../../etc/passwd"}}}}, "WORKFLOW_INVALID"),
+    W(
+        "missing-checkpoint",
+        {
+            "workflow": {
+                "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "../../etc/passwd"}},
+                "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 2]}},
+            }
+        },
+        "MODEL_MISSING",
+        "passwd",
+    ),
+    W(
+        "load-image-traversal",
+        {
+            "workflow": load(PNG_OK, "x.png")["workflow"]
+            | {"1": {"class_type": "LoadImage", "inputs": {"image": "../../../../etc/passwd"}}}
+        },
+        "WORKFLOW_INVALID",
+    ),
     W("save-outside-output", {"workflow": save_prefix("../../../../tmp/evil")}, ""),  # "": kept inside, runs
     # Hostile images
     W("image-bad-base64", load("!!!not base64!!!"), "INVALID_INPUT"),

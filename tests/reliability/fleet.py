@@ -48,6 +48,7 @@ class BotInstance:
 
     async def start(self) -> None:
         await self.app.initialize()
+        await self.app.start()  # running, as under run_polling / run_webhook
         await start_services(self.app)
         self.alive = True
 
@@ -68,6 +69,8 @@ class BotInstance:
         await self._close()
 
     async def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.app.stop()
         with contextlib.suppress(Exception):
             await self.app.shutdown()
         await self.endpoint.aclose()

@@ -57,7 +57,9 @@ async def test_worker_refuses_an_image_over_the_size_cap(worker: Any, monkeypatc
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory, worker_settings: WorkerSettings) -> Iterator[EndpointServer]:
     work_dir = tmp_path_factory.mktemp("corpus-endpoint")
-    server = EndpointServer(fast_endpoint_settings(api_key=secrets.RUNPOD_API_KEY), endpoint_worker_settings(worker_settings, work_dir))
+    server = EndpointServer(
+        fast_endpoint_settings(api_key=secrets.RUNPOD_API_KEY), endpoint_worker_settings(worker_settings, work_dir)
+    )
     server.start_in_thread()
     server.wait_ready()
     yield server

@@ -65,7 +65,6 @@ async def test_telegram_webhook_without_the_secret_token_is_refused(bot: Bot) ->
         webhook_url="https://bot.example.org/telegram",
         secret_token=bot.services.settings.telegram_webhook_secret.get_secret_value(),  # type: ignore[union-attr]
     )
-    await bot.app.start()
     try:
         url = f"http://127.0.0.1:{port}/telegram"
         async with httpx.AsyncClient(timeout=10) as http:
@@ -84,7 +83,6 @@ async def test_telegram_webhook_without_the_secret_token_is_refused(bot: Bot) ->
 
         await eventually(welcomed, 10)
     finally:
-        await bot.app.stop()
         await updater.stop()
     [set_webhook] = bot.telegram.sent("setWebhook")
     assert set_webhook.get("secret_token") == secrets.TELEGRAM_WEBHOOK_SECRET
@@ -163,11 +161,15 @@ async def test_debug_logs_never_show_telegram_secrets(redis: Redis, runpod_setti
         root.addHandler(capture)
         async with running_bot(redis, runpod_settings, telegram_bot_token=secrets.TELEGRAM_TOKEN) as bot:
             await bot.users.send(U, "/start")
-            await bot.app.bot.set_webhook("https://bot.example.org/telegram", secret_token=secrets.TELEGRAM_WEBHOOK_SECRET)
+            await bot.app.bot.set_webhook(
+                "https://bot.example.org/telegram", secret_token=secrets.TELEGRAM_WEBHOOK_SECRET
+            )
     finally:
         root.handlers[:], root.level = saved[0], saved[1]
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    leaks = [line for line in capture.lines if secrets.TELEGRAM_TOKEN in line or secrets.TELEGRAM_WEBHOOK_SECRET in line]
+    leaks = [
+        line for line in capture.lines if secrets.TELEGRAM_TOKEN in line or secrets.TELEGRAM_WEBHOOK_SECRET in line
+    ]
     capture.lines.clear()
     assert not leaks, leaks[0]
 
@@ -219,8 +221,11 @@ async def test_s3_keys_never_reach_logs_or_results(worker: Any, moto_endpoint: s
     assert parse_error(missing["error"]).code == "STORAGE_FAILED"
     runpod_style = {"accessId": secrets.S3_ACCESS_KEY, "accessSecret": secrets.S3_SECRET_KEY, "bucketName": bucket}
     via_runpod = await worker.handle(
-        {"id": "sec-rp", "input": {"workflow": corpus.VALID_WORKFLOW}, "s3Config": runpod_style | {
-            "endpointUrl": moto_endpoint}}
+        {
+            "id": "sec-rp",
+            "input": {"workflow": corpus.VALID_WORKFLOW},
+            "s3Config": runpod_style | {"endpointUrl": moto_endpoint},
+        }
     )
     assert "error" not in via_runpod, via_runpod
     for result in (stored, missing, via_runpod):
@@ -232,4 +237,3 @@ def test_the_capture_would_see_a_leak(no_secret_in_logs: Capture) -> None:
     logging.getLogger("bot.tracker").debug("token %s", secrets.RUNPOD_API_KEY)
     assert any(secrets.RUNPOD_API_KEY in line for line in no_secret_in_logs.lines)
     no_secret_in_logs.lines.clear()
-
