@@ -83,7 +83,7 @@ async def measure(url: str, pairs: int, concurrency: int) -> tuple[float, float]
     ledger = Ledger(redis, prefix="bench:")
     await redis.flushdb()
     for uid in range(concurrency):
-        await ledger.register(uid, free_credits=pairs)
+        await ledger.register(uid, free_credits=2 * pairs)
 
     async def incr(i: int) -> object:
         return await redis.incr(f"bench:counter:{i % concurrency}")
@@ -94,12 +94,17 @@ async def measure(url: str, pairs: int, concurrency: int) -> tuple[float, float]
         await ledger.reserve(uid, job_id, 1, deadline_s=300, max_active=10**6)
         return await ledger.finalize(job_id, charged=i % 2 == 0)
 
+    async def warm_pair(i: int) -> object:
+        return await pair(10**9 + i)
+
     await rate(min(pairs, 500), concurrency, incr)  # warm-up (connections, script cache)
+    await rate(min(pairs, 500), concurrency, warm_pair)
     raw = await rate(pairs * 3, concurrency, incr)
     paired = await rate(pairs, concurrency, pair)
-    assert sum([await ledger.balance(u) for u in range(concurrency)]) + (await ledger.stats())[
-        "credits_spent"
-    ] == pairs * concurrency
+    assert (
+        sum([await ledger.balance(u) for u in range(concurrency)]) + (await ledger.stats())["credits_spent"]
+        == pairs * concurrency
+    )
     await redis.aclose()
     return raw, paired
 

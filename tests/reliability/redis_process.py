@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import redis
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -35,13 +37,17 @@ class RedisProcess:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)]
         args += ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--loglevel", "warning"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.02)
+        deadline = time.monotonic() + 60
+        client = redis.Redis(port=self.port, socket_timeout=1)
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    client.ping()  # refused while the port is closed, BusyLoadingError while the AOF loads
+                    return
+                except redis.RedisError:
+                    time.sleep(0.02)
+        finally:
+            client.close()
         raise RuntimeError("redis-server did not start")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
