@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -127,11 +128,11 @@ class ProgressBar:
         self.width = width
 
     def __call__(self, status: JobStatus) -> None:
-        progress = status.progress() or {}
-        percent = float(progress.get("percent") or 0.0)
+        progress = status.progress()
+        percent = 100.0 if status.status is JobState.COMPLETED else progress.percent if progress else 0.0
         filled = int(self.width * min(max(percent, 0.0), 100.0) / 100)
-        node = progress.get("node_type") or ""
-        step = f" {progress['step']}/{progress['max']}" if "step" in progress and "max" in progress else ""
+        node = progress.node_type or "" if progress else ""
+        step = f" {progress.step}/{progress.max}" if progress and progress.max else ""
         bar = "#" * filled + "." * (self.width - filled)
         sys.stderr.write(f"\r[{bar}] {percent:5.1f}% {status.status.value} {node}{step}".ljust(100))
         sys.stderr.flush()
@@ -186,7 +187,13 @@ async def run_job(client: RunPodClient, args: argparse.Namespace) -> int:
     print(f"submitted job {submitted.id}", file=sys.stderr)
     bar = ProgressBar()
     deadline = args.deadline or client.settings.image_deadline_s
-    final = await client.wait(submitted.id, deadline_s=deadline, on_progress=bar)
+    try:
+        final = await client.wait(submitted.id, deadline_s=deadline, on_progress=bar)
+    except asyncio.CancelledError:  # Ctrl-C: do not leave the job running (and billing) on the endpoint
+        print(f"\ninterrupted: cancelling job {submitted.id}", file=sys.stderr)
+        with contextlib.suppress(RunPodError):
+            await client.cancel(submitted.id)
+        raise
     bar(final)
     bar.done()
     if final.status is not JobState.COMPLETED:

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflows.contract import RETRYABLE, USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput, parse_error
@@ -74,6 +74,18 @@ class S3Config(BaseModel):
         return {**self.model_dump(exclude={"accessSecret"}), "accessSecret": self.accessSecret.get_secret_value()}
 
 
+class Progress(BaseModel):
+    """The worker's progress update, shown as ``output`` while a job is IN_PROGRESS."""
+
+    model_config = ConfigDict(extra="allow")
+
+    node: str | None = None
+    node_type: str | None = None
+    step: int = 0
+    max: int = 0
+    percent: float = 0.0
+
+
 class JobStatus(BaseModel):
     """A job as /run, /status, /cancel or /retry report it."""
 
@@ -96,11 +108,14 @@ class JobStatus(BaseModel):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
 
-    def progress(self) -> dict[str, Any] | None:
-        """The worker's latest progress update ({node, node_type, step, max, percent}) while IN_PROGRESS."""
-        if self.status is JobState.IN_PROGRESS and isinstance(self.output, dict):
-            return self.output
-        return None
+    def progress(self) -> Progress | None:
+        """The worker's latest progress update while IN_PROGRESS; None before the first one."""
+        if self.status is not JobState.IN_PROGRESS or not isinstance(self.output, dict):
+            return None
+        try:
+            return Progress.model_validate(self.output)
+        except ValidationError:
+            return None
 
     def job_output(self) -> JobOutput | None:
         """The result of a COMPLETED job; None in any other state. Raises ValidationError on a foreign output."""
@@ -288,7 +303,10 @@ class RunPodClient:
             delay = min(delay * s.poll_factor, s.poll_max_s)
 
     async def _give_up(self, job_id: str, current: JobStatus, deadline_s: float) -> JobStatus:
-        log.warning("job_deadline_passed job_id=%s deadline_s=%s status=%s", job_id, deadline_s, current.status)
+        log.warning(
+            "job deadline passed, cancelling",
+            extra={"job_id": job_id, "fields": {"deadline_s": deadline_s, "status": current.status.value}},
+        )
         cancelled = await self.cancel(job_id)
         if cancelled.status is JobState.COMPLETED:  # it finished in the meantime: the result counts
             return await self.status(job_id)
@@ -312,7 +330,9 @@ class RunPodClient:
             except httpx.TransportError as exc:
                 if attempt == s.max_attempts or not (idempotent or isinstance(exc, _SAFE_TRANSPORT)):
                     raise RunPodUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-                log.warning("runpod_retry %s %s attempt=%s error=%s", method, route, attempt, type(exc).__name__)
+                log.warning(
+                    "runpod retry", extra={"fields": {"route": route, "attempt": attempt, "error": type(exc).__name__}}
+                )
                 await asyncio.sleep(wait)
                 continue
             if response.status_code < 400:
@@ -320,7 +340,9 @@ class RunPodClient:
             message = _error_message(response)
             if response.status_code in _RETRY_STATUSES and attempt < s.max_attempts:
                 hinted = retry_after_s(response)
-                log.warning("runpod_retry %s %s attempt=%s http=%s", method, route, attempt, response.status_code)
+                log.warning(
+                    "runpod retry", extra={"fields": {"route": route, "attempt": attempt, "http": response.status_code}}
+                )
                 await asyncio.sleep(min(max(wait, hinted or 0.0), s.backoff_cap_s * 3))
                 continue
             error = JobNotFound if response.status_code == 404 and path.count("/") > 1 else RunPodHTTPError

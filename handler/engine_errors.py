@@ -75,6 +75,9 @@ def execution_error(data: dict[str, Any]) -> JobError:
     }
     if "OutOfMemory" in exc_type or "out of memory" in exc_message.lower():
         return JobError(ErrorCode.OUT_OF_MEMORY, **details)
+    # Our idle-animation node and KJ's LivePortraitProcess both raise when their cropper finds no face.
+    if "NoFace" in exc_type or "no face detected" in exc_message.lower():
+        return JobError(ErrorCode.NO_FACE, **details)
     first_line = exc_message.splitlines()[0] if exc_message else exc_type
     return JobError(
         ErrorCode.NODE_FAILED,

@@ -7,7 +7,7 @@ be big enough, and show a face. The graph then only animates a photo known to ho
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PIL import Image
 
@@ -16,12 +16,10 @@ from handler.face import FaceCheck, check_face, focus_on
 from handler.files import JobFiles
 from handler.images import load_image
 from handler.photo import normalize_photo
+from handler.prepared import PreparedJob
 from handler.settings import WorkerSettings
 from workflows import liveportrait
 from workflows.preset import Preset
-
-if TYPE_CHECKING:
-    from handler.presets import PreparedJob
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +34,6 @@ REFRAMED_MIN_SIDE = 512
 def prepare_liveportrait(
     preset: Preset[Any], params: liveportrait.LivePortraitParams, files: JobFiles, settings: WorkerSettings
 ) -> PreparedJob:
-    from handler.presets import PreparedJob  # handler.presets imports this module: import at call time
-
     photo, warnings = checked_photo(params.photo, settings)
     staged = files.stage_image("photo", photo)
     graph = preset.render(params, overrides={liveportrait.PHOTO_INPUT: staged})

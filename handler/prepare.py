@@ -9,7 +9,8 @@ from typing import Any
 from handler.errors import ErrorCode, JobError
 from handler.files import JobFiles
 from handler.images import load_image
-from handler.presets import PreparedJob, prepare_preset
+from handler.prepared import PreparedJob
+from handler.presets import prepare_preset
 from handler.schema import JobInput
 from handler.settings import WorkerSettings
 

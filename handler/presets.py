@@ -9,7 +9,6 @@ must run before the graph (a face pre-check). Adding a preset = one entry in PRE
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -17,21 +16,11 @@ from pydantic import BaseModel, ValidationError
 from handler.errors import ErrorCode, JobError
 from handler.files import JobFiles
 from handler.liveportrait import prepare_liveportrait
+from handler.prepared import PreparedJob
 from handler.settings import WorkerSettings
 from workflows import sdxl
 from workflows.preset import Preset
 from workflows.presets import PRESETS
-
-
-@dataclass
-class PreparedJob:
-    """A graph ready for the engine, plus what the response reports about it."""
-
-    prompt: dict[str, Any]
-    preset: str | None = None
-    params: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
-
 
 # (the preset, its validated params, the job's files, the worker's settings) -> the job to run
 PrepareFn = Callable[[Preset[Any], Any, JobFiles, WorkerSettings], PreparedJob]
@@ -42,13 +31,6 @@ def prepare_sdxl(
 ) -> PreparedJob:
     graph = preset.render(params, overrides={sdxl.CHECKPOINT_INPUT: settings.sdxl_checkpoint})
     return PreparedJob(prompt=graph, preset=preset.name, params=preset.effective_params(params))
-
-
-def _prepare_liveportrait(preset: Preset[Any], params: Any, files: JobFiles, settings: WorkerSettings) -> PreparedJob:
-    from handler.liveportrait import prepare_liveportrait
-
-    prepared: PreparedJob = prepare_liveportrait(preset, params, files, settings)
-    return prepared
 
 
 PREPARERS: dict[str, PrepareFn] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -18,12 +19,13 @@ from starlette.exceptions import HTTPException
 from handler.local_endpoint.core import LocalEndpoint, NotRetryable, PolicyError
 from handler.local_endpoint.jobs import Job
 from handler.local_endpoint.models import RunRequest
+from handler.local_endpoint.ratelimit import RateLimits
 
 
 class ApiError(Exception):
-    def __init__(self, status_code: int, message: str) -> None:
+    def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status_code, self.message = status_code, message
+        self.status_code, self.message, self.headers = status_code, message, headers
 
 
 def _endpoint(request: Request) -> LocalEndpoint:
@@ -44,7 +46,15 @@ def _authorize(request: Request, endpoint_id: str) -> None:
         raise ApiError(401, "Unauthorized")
 
 
-Authorized = Annotated[None, Depends(_authorize)]
+def _limited(request: Request, _: Annotated[None, Depends(_authorize)]) -> None:
+    """RunPod's per-route rate limit, after auth (the route is the path segment after the endpoint id)."""
+    route = request.url.path.split("/")[3]
+    retry_after = request.app.state.limits.acquire(route)
+    if retry_after is not None:
+        raise ApiError(429, f"rate limit exceeded on /{route}", headers={"Retry-After": str(math.ceil(retry_after))})
+
+
+Authorized = Annotated[None, Depends(_limited)]
 
 
 async def _run_request(request: Request, limit: int) -> RunRequest:
@@ -152,11 +162,12 @@ def create_app(endpoint: LocalEndpoint) -> FastAPI:
 
     app = FastAPI(title="Local RunPod endpoint", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.endpoint = endpoint
+    app.state.limits = RateLimits(endpoint.settings.rate_limits, endpoint.settings.rate_window_s)
     app.include_router(router)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status_code)
+        return JSONResponse({"error": exc.message}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_query(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,8 +11,10 @@ import asyncio
 import json
 import logging
 import os
+import sys
 import threading
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from handler import logs
@@ -31,11 +33,22 @@ def error_result(code: ErrorCode, message: str | None = None, **details: Any) ->
 def child_main(conn: Connection, settings: WorkerSettings, env: dict[str, str]) -> None:
     """Entry point of a spawned worker process."""
     os.environ.update(env)
+    # spawn hands over the parent's sys.path; a parent that once imported ComfyUI has ComfyUI's folders first on
+    # it, where comfy/utils.py shadows the utils package the engine imports. Start from a clean path.
+    comfy_root = settings.comfyui_path.resolve()
+    sys.path[:] = [entry for entry in sys.path if not _inside(entry, comfy_root)]
     logs.configure(settings.log_level, settings.log_json)
     try:
         asyncio.run(_serve(conn, settings))
     finally:
         conn.close()
+
+
+def _inside(entry: str, root: Path) -> bool:
+    try:
+        return Path(entry or ".").resolve().is_relative_to(root)
+    except OSError:
+        return False
 
 
 class _Channel:

@@ -88,7 +88,7 @@ class LocalEndpoint:
         )
         self.jobs[job.id] = job
         self._enqueue(job)
-        log.info("job_queued job_id=%s sync=%s", job.id, sync)
+        log.info("job queued", extra={"job_id": job.id, "fields": {"sync": sync}})
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -121,7 +121,7 @@ class LocalEndpoint:
             del self.jobs[job.id]
         self._queue.clear()
         self._low.clear()
-        log.info("queue_purged removed=%s", len(queued))
+        log.info("queue purged", extra={"fields": {"removed": len(queued)}})
         return len(queued)
 
     def health(self) -> Health:
@@ -146,7 +146,8 @@ class LocalEndpoint:
     def _enqueue(self, job: Job) -> None:
         low = job.request.policy is not None and job.request.policy.lowPriority
         (self._low if low else self._queue).append(job)
-        self._dispatch()
+        # Dispatch on the next turn of the loop: /run and /retry answer IN_QUEUE, as RunPod does.
+        asyncio.get_running_loop().call_soon(self._dispatch)
 
     def _next_queued(self) -> Job | None:
         for queue in (self._queue, self._low):
@@ -171,7 +172,7 @@ class LocalEndpoint:
             loop = asyncio.get_running_loop()
             job.timeout_handle = loop.call_later(job.execution_timeout_s, self._stop_running, job, ErrorCode.TIMEOUT)
             slot.send_job(job.job_message())
-            log.info("job_started job_id=%s worker=%s", job.id, slot.worker_id)
+            log.info("job started", extra={"job_id": job.id, "fields": {"worker": slot.worker_id}})
 
     def _slot_of(self, job: Job) -> WorkerSlot | None:
         return next((slot for slot in self.slots if slot.job_id == job.id), None)
@@ -198,7 +199,7 @@ class LocalEndpoint:
             self.counts.completed += 1
         elif status in (JobState.FAILED, JobState.TIMED_OUT):
             self.counts.failed += 1
-        log.info("job_finished job_id=%s status=%s", job.id, status.value)
+        log.info("job finished", extra={"job_id": job.id, "fields": {"status": status.value}})
         if job.request.webhook is not None:
             self._spawn(self._notify(job.request.webhook, job.body()))
 
@@ -211,7 +212,7 @@ class LocalEndpoint:
         if job.status is JobState.IN_PROGRESS:  # ttl covers the run too: stop it, then forget it
             self._stop_running(job, ErrorCode.CANCELLED)
         self.jobs.pop(job.id, None)
-        log.info("job_expired job_id=%s", job.id)
+        log.info("job expired", extra={"job_id": job.id})
 
     async def _sweep(self) -> None:
         while True:
@@ -222,7 +223,7 @@ class LocalEndpoint:
 
     # ----- PoolListener
     def worker_ready(self, slot: WorkerSlot) -> None:
-        log.info("worker_ready slot=%s pid=%s", slot.index, slot.pid)
+        log.info("worker ready", extra={"fields": {"slot": slot.index, "pid": slot.pid}})
         self._dispatch()
 
     def worker_progress(self, slot: WorkerSlot, job_id: str, data: Any) -> None:

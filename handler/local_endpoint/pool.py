@@ -57,7 +57,7 @@ def gpu_count() -> int:
 def device_envs(workers: int | None) -> list[dict[str, str]]:
     """One environment per worker process: each GPU gets its own process, or one CPU process."""
     gpus = gpu_count()
-    count = workers or max(gpus, 1)
+    count = workers if workers is not None else max(gpus, 1)
     if gpus == 0:
         return [{} for _ in range(count)]
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -105,7 +105,7 @@ class WorkerSlot:
             name=f"endpoint-reader-{self.index}",
             daemon=True,
         ).start()
-        log.info("worker_spawned slot=%s pid=%s", self.index, self.pid)
+        log.info("worker spawned", extra={"fields": {"slot": self.index, "pid": self.pid}})
 
     def _read(self, conn: Connection, process: multiprocessing.process.BaseProcess, generation: int) -> None:
         while True:
@@ -136,13 +136,16 @@ class WorkerSlot:
             self._listener.worker_result(self, message[1], message[2])
         elif kind == "boot_failed":
             self.boot_failures += 1
-            log.error("worker_boot_failed slot=%s error=%s", self.index, message[1])
+            log.error("worker failed to boot", extra={"fields": {"slot": self.index, "error": message[1]}})
         elif kind == "exited":
             job_id, self.job_id = self.job_id, None
             booting = self.state is SlotState.STARTING
             self.state = SlotState.UNHEALTHY if booting else SlotState.STOPPED
             detail = f"exit code {message[1]}"
-            log.warning("worker_exited slot=%s pid=%s %s job_id=%s", self.index, self.pid, detail, job_id)
+            log.warning(
+                "worker exited",
+                extra={"job_id": job_id, "fields": {"slot": self.index, "pid": self.pid, "exit": detail}},
+            )
             self._listener.worker_exited(self, job_id, detail)
 
     def send_job(self, job: dict[str, Any]) -> None:
@@ -158,7 +161,7 @@ class WorkerSlot:
                 assert self._conn is not None
                 self._conn.send(message)
         except (OSError, ValueError) as exc:  # a dead process: its reader reports the exit
-            log.warning("worker_send_failed slot=%s error=%s", self.index, exc)
+            log.warning("worker unreachable", extra={"fields": {"slot": self.index, "error": str(exc)}})
 
     def retire(self) -> None:
         """Replace the process after its current job; takes no work meanwhile."""
@@ -167,13 +170,15 @@ class WorkerSlot:
 
     def kill(self) -> None:
         if self._process is not None and self._process.is_alive():
-            log.warning("worker_killed slot=%s pid=%s job_id=%s", self.index, self.pid, self.job_id)
+            log.warning("worker killed", extra={"job_id": self.job_id, "fields": {"slot": self.index, "pid": self.pid}})
             self._process.kill()
 
     async def stop(self, timeout_s: float = 5.0) -> None:
-        process, self.state = self._process, SlotState.STOPPED
+        process, booting, self.state = self._process, self.state is SlotState.STARTING, SlotState.STOPPED
         if process is None:
             return
+        if booting:  # nothing to finish, and it would not read the stop message before it has booted
+            process.kill()
         self._send(("stop",))
         await asyncio.to_thread(process.join, timeout_s)
         if process.is_alive():

@@ -18,7 +18,9 @@ class EndpointSettings(BaseSettings):
         default=None, description="when set, every route needs 'Authorization: Bearer <key>'"
     )
 
-    workers: int | None = Field(default=None, ge=1, le=64, description="worker processes; default one per device")
+    workers: int | None = Field(
+        default=None, ge=0, le=64, description="worker processes; default one per device (0: jobs only queue)"
+    )
 
     # Payload limits (bytes) and retention of finished jobs (seconds), as RunPod documents them.
     max_run_bytes: int = 10 * 1024 * 1024
@@ -42,6 +44,19 @@ class EndpointSettings(BaseSettings):
     webhook_attempts: int = Field(default=3, ge=1)
     webhook_retry_interval_s: float = Field(default=10.0, ge=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+
+    # RunPod's documented limits per route, in requests per window; 429 with Retry-After above them.
+    rate_limits: dict[str, int] = Field(
+        default={
+            "run": 1000,
+            "runsync": 2000,
+            "status": 2000,
+            "stream": 2000,
+            "cancel": 100,
+            "purge-queue": 2,
+        }
+    )
+    rate_window_s: float = Field(default=10.0, gt=0)
 
     sweep_interval_s: float = Field(default=1.0, gt=0, description="how often expired jobs are removed")
     log_level: str = "INFO"

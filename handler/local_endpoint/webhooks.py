@@ -19,12 +19,15 @@ async def deliver(
         try:
             response = await client.post(url, json=body)
             if response.status_code == 200:
-                log.info("webhook_delivered job_id=%s attempt=%s", body.get("id"), attempt)
+                log.info("webhook delivered", extra={"job_id": body.get("id"), "fields": {"attempt": attempt}})
                 return True
             problem = f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             problem = f"{type(exc).__name__}: {exc}"
-        log.warning("webhook_failed job_id=%s attempt=%s/%s %s", body.get("id"), attempt, attempts, problem)
+        log.warning(
+            "webhook failed",
+            extra={"job_id": body.get("id"), "fields": {"attempt": attempt, "of": attempts, "problem": problem}},
+        )
         if attempt < attempts:
             await asyncio.sleep(interval_s)
     return False

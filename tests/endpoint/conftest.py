@@ -13,18 +13,9 @@ from handler.local_endpoint import EndpointServer, EndpointSettings
 from handler.settings import WorkerSettings
 
 
-def endpoint_worker_settings(work_dir: Path) -> WorkerSettings:
-    return WorkerSettings(
-        device="cpu",
-        work_dir=work_dir,
-        custom_nodes=False,
-        extra_model_paths=None,
-        models_dir=work_dir / "models",
-        progress_interval_s=0,
-        interrupt_grace_s=5,
-        log_json=False,
-        log_level="WARNING",
-    )
+def endpoint_worker_settings(base: WorkerSettings, work_dir: Path) -> WorkerSettings:
+    """The session's worker settings (tests/conftest.py) with the endpoint processes' own work folder."""
+    return base.model_copy(update={"work_dir": work_dir, "interrupt_grace_s": 2.0, "log_level": "WARNING"})
 
 
 def fast_endpoint_settings(**overrides: object) -> EndpointSettings:
@@ -33,7 +24,7 @@ def fast_endpoint_settings(**overrides: object) -> EndpointSettings:
         "port": 0,
         "workers": 1,
         "webhook_retry_interval_s": 0.2,
-        "cancel_grace_s": 5,
+        "cancel_grace_s": 2,
         "min_execution_timeout_ms": 0,
         "min_ttl_ms": 0,
         "sweep_interval_s": 0.1,
@@ -43,8 +34,11 @@ def fast_endpoint_settings(**overrides: object) -> EndpointSettings:
 
 
 @pytest.fixture(scope="session")
-def local_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndpointServer]:
-    server = EndpointServer(fast_endpoint_settings(), endpoint_worker_settings(tmp_path_factory.mktemp("worker")))
+def local_endpoint(
+    tmp_path_factory: pytest.TempPathFactory, worker_settings: WorkerSettings
+) -> Iterator[EndpointServer]:
+    work_dir = tmp_path_factory.mktemp("endpoint-worker")
+    server = EndpointServer(fast_endpoint_settings(), endpoint_worker_settings(worker_settings, work_dir))
     server.start_in_thread()
     server.wait_ready()
     yield server
@@ -73,7 +67,10 @@ async def client(target: RunPodSettings) -> AsyncIterator[RunPodClient]:
 async def local_client(local_endpoint: EndpointServer) -> AsyncIterator[RunPodClient]:
     """For behaviour only the local endpoint can show (killing its processes, shortened policies)."""
     settings = RunPodSettings(
-        base_url=local_endpoint.url, endpoint_id="local", poll_initial_s=0.05, poll_max_s=0.5  # type: ignore[arg-type]
+        base_url=local_endpoint.url,
+        endpoint_id="local",
+        poll_initial_s=0.05,
+        poll_max_s=0.5,  # type: ignore[arg-type]
     )
     async with RunPodClient(settings) as client:
         yield client

@@ -107,4 +107,5 @@ def test_status_reading_helpers() -> None:
     assert crash_info is not None and crash_info.code is ErrorCode.INTERNAL
     running = JobStatus.model_validate({"id": "j", "status": "RUNNING", "output": {"percent": 40.0}})
     assert running.status is JobState.IN_PROGRESS and not running.is_terminal
-    assert running.progress() == {"percent": 40.0}
+    progress = running.progress()
+    assert progress is not None and progress.percent == 40.0
