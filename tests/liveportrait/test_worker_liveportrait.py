@@ -88,8 +88,10 @@ async def test_graph_without_a_face_fails_in_the_node(kj_worker: Any) -> None:
     coffee = b64_image(Image.fromarray(skimage.data.coffee()))
     job = {"workflow": short_graph(0.4), "images": [{"name": "photo.png", "image": coffee}]}
     error = failed(await run_job(kj_worker, job))
-    assert error.code is ErrorCode.NODE_FAILED
-    assert "No face detected" in error.message
+    # A raw workflow skips the preset's pre-check: the node's own "no face" still reaches the user as NO_FACE.
+    assert error.code is ErrorCode.NO_FACE
+    assert "No face" in error.message
+    assert error.details["node_type"] == "LivePortraitIdleAnimation"
 
 
 @pytest.mark.parametrize(
