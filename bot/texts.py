@@ -161,6 +161,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "en": "Choose a pack (paid with Telegram Stars). Balance: {balance} credits.",
         "ru": "Выберите пакет (оплата Telegram Stars). Баланс: {balance} кредитов.",
     },
+    "buy_button": {"en": "⭐ Buy credits", "ru": "⭐ Купить кредиты"},
     "pack_button": {"en": "{credits} credits · {stars} ⭐", "ru": "{credits} кредитов · {stars} ⭐"},
     "invoice_title": {"en": "{credits} credits", "ru": "{credits} кредитов"},
     "invoice_description": {

@@ -72,8 +72,11 @@ def _output(status: JobStatus) -> JobOutput | None:
 
 
 def _percent(status: JobStatus) -> float | None:
-    value = (status.progress() or {}).get("percent")
-    return max(0.0, min(100.0, float(value))) if isinstance(value, int | float) else None
+    """The worker's percent while running; None until it reports (or when the update is not one of ours)."""
+    progress = status.progress()
+    if progress is None or "percent" not in progress.model_fields_set:
+        return None
+    return max(0.0, min(100.0, progress.percent))
 
 
 class JobTracker:

@@ -16,7 +16,7 @@ log = logging.getLogger("bot.handlers.launch")
 
 
 def buy_keyboard(lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton("/buy", callback_data="buy:menu")]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t(lang, "buy_button"), callback_data="buy:menu")]])
 
 
 async def launch(
@@ -33,7 +33,8 @@ async def launch(
     if outcome.status == "duplicate":
         return  # a second tap on the same button: the first one is already running
     if not outcome.ok:
-        await query.edit_message_text(_refusal(me.lang, outcome.status, cost, outcome.balance))
+        markup = buy_keyboard(me.lang) if outcome.status == "insufficient" else None
+        await query.edit_message_text(_refusal(me.lang, outcome.status, cost, outcome.balance), reply_markup=markup)
         return
     log.info("job reserved", extra={"job_id": job_id, "uid": me.uid, "cost": cost})
     markup = InlineKeyboardMarkup(

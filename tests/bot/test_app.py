@@ -156,6 +156,8 @@ async def test_insufficient_funds(bot: Bot, fake_runpod: FakeRunPod) -> None:
     await imagine(bot)
     assert bot.telegram.last_text(U) == "Not enough credits: this costs 1, you have 0. /buy to top up."
     assert fake_runpod.runs == []
+    await bot.users.tap(U, "buy:menu")  # the button under the refusal
+    assert bot.telegram.last_buttons(U)[0] == ("10 credits · 50 ⭐", "buy:s")
 
 
 async def test_one_job_at_a_time_per_user(bot: Bot, fake_runpod: FakeRunPod) -> None:

@@ -17,12 +17,10 @@ from redis.asyncio import Redis
 
 from bot.jobs import JobRecord, Kind
 from bot.runpod_client import RunPodSettings
-from handler.local_endpoint import EndpointServer
+from handler.local_endpoint import EndpointServer, EndpointSettings
 from handler.settings import WorkerSettings
 from tests.bot.harness import Bot, running_bot
 from tests.bot.waiting import eventually
-from tests.endpoint.conftest import endpoint_worker_settings, fast_endpoint_settings
-from tests.endpoint.support import long_job
 
 pytestmark = pytest.mark.slow
 U = 5001
@@ -30,10 +28,24 @@ FACE = b"\xff\xd8\xff\xe0 a face"
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndpointServer]:
-    if not WorkerSettings().comfyui_path.exists():
+def endpoint(tmp_path_factory: pytest.TempPathFactory, worker_settings: WorkerSettings) -> Iterator[EndpointServer]:
+    """The local endpoint with one real worker process (the session's worker settings, tests/conftest.py)."""
+    if not worker_settings.comfyui_path.exists():
         pytest.skip("ComfyUI is not provided: export COMFYUI_PATH (python comfy_image/provide_comfyui.py)")
-    server = EndpointServer(fast_endpoint_settings(), endpoint_worker_settings(tmp_path_factory.mktemp("worker")))
+    settings = EndpointSettings(  # RunPod's behaviour with its waits shortened
+        port=0,
+        workers=1,
+        webhook_retry_interval_s=0.2,
+        cancel_grace_s=2,
+        min_execution_timeout_ms=0,
+        min_ttl_ms=0,
+        sweep_interval_s=0.1,
+        log_level="WARNING",
+    )
+    work = worker_settings.model_copy(
+        update={"work_dir": tmp_path_factory.mktemp("bot-endpoint"), "custom_nodes": False, "log_level": "WARNING"}
+    )
+    server = EndpointServer(settings, work)
     server.start_in_thread()
     server.wait_ready()
     yield server
@@ -46,6 +58,22 @@ def image_workflow(size: int = 64) -> dict[str, Any]:
         "1": {"class_type": "EmptyImage", "inputs": {"width": size, "height": size, "batch_size": 1, "color": color}},
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "e2e"}},
     }
+
+
+def slow_workflow(blurs: int = 400) -> dict[str, Any]:
+    """Tens of seconds of model-free work; ComfyUI checks for an interrupt before each node."""
+    color = random.randrange(1 << 24)
+    graph: dict[str, Any] = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 256, "height": 256, "batch_size": 1, "color": color}}
+    }
+    for i in range(blurs):
+        source = "1" if i == 0 else str(99 + i)
+        graph[str(100 + i)] = {
+            "class_type": "ImageBlur",
+            "inputs": {"image": [source, 0], "blur_radius": 15, "sigma": 3.0},
+        }
+    graph["2"] = {"class_type": "SaveImage", "inputs": {"images": [str(99 + blurs), 0], "filename_prefix": "slow"}}
+    return graph
 
 
 def video_workflow(frames: int) -> dict[str, Any]:
@@ -65,7 +93,7 @@ async def model_free_input(job: JobRecord) -> dict[str, Any]:
     if request.prompt == "broken":
         return {"workflow": {"1": {"class_type": "NoSuchNode", "inputs": {}}}}
     if request.prompt == "long":
-        return long_job()
+        return {"workflow": slow_workflow()}
     if request.kind is Kind.IMAGE:
         return {"workflow": image_workflow()}
     return {"workflow": video_workflow(frames=request.duration_s or 10)}
