@@ -20,6 +20,7 @@ from bot.logs import setup_logging
 from bot.runpod_client import RunPodSettings
 from tests.bot.fake_runpod import HOLD, FakeRunPod, queued
 from tests.bot.harness import ADMIN, Bot, running_bot
+from tests.bot.waiting import eventually
 from tests.reliability import corpus, secrets
 from tests.reliability.conftest import Capture
 from tests.reliability.redis_process import free_port
@@ -79,8 +80,6 @@ async def test_telegram_webhook_without_the_secret_token_is_refused(bot: Bot) ->
         async def welcomed() -> bool:
             return bool(bot.telegram.sent("sendMessage", chat_id=U))
 
-        from tests.bot.waiting import eventually
-
         await eventually(welcomed, 10)
     finally:
         await updater.stop()
@@ -98,8 +97,6 @@ async def test_runpod_webhook_without_its_token_is_refused(bot: Bot, fake_runpod
 
     async def submitted() -> bool:
         return bool(fake_runpod.runs)
-
-    from tests.bot.waiting import eventually
 
     await eventually(submitted, 10)
     # The token travels only in the webhook URL RunPod is given with the job.
