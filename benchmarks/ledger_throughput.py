@@ -64,13 +64,13 @@ def redis_server(args: list[str]) -> Iterator[str]:
             proc.wait(timeout=10)
 
 
-async def rate(total: int, concurrency: int, op: Callable[[int], Awaitable[object]]) -> float:
-    """Operations per second: ``total`` calls of ``op(i)`` spread over ``concurrency`` sequential loops."""
+async def rate(total: int, concurrency: int, op: Callable[[int, int], Awaitable[object]]) -> float:
+    """Operations per second: ``total`` calls of ``op(loop, i)`` spread over ``concurrency`` sequential loops."""
     per = total // concurrency
 
     async def loop(worker: int) -> None:
         for i in range(per):
-            await op(worker * per + i)
+            await op(worker, worker * per + i)
 
     start = time.perf_counter()
     await asyncio.gather(*(loop(w) for w in range(concurrency)))
@@ -85,26 +85,28 @@ async def measure(url: str, pairs: int, concurrency: int) -> tuple[float, float]
     for uid in range(concurrency):
         await ledger.register(uid, free_credits=2 * pairs)
 
-    async def incr(i: int) -> object:
-        return await redis.incr(f"bench:counter:{i % concurrency}")
+    async def incr(loop: int, _i: int) -> object:
+        return await redis.incr(f"bench:counter:{loop}")
 
-    async def pair(i: int) -> object:
-        uid = i % concurrency  # one user per loop: a user holds one open job at a time
-        job_id = f"job-{i}"
-        await ledger.reserve(uid, job_id, 1, deadline_s=300, max_active=10**6)
-        return await ledger.finalize(job_id, charged=i % 2 == 0)
+    async def pair(loop: int, i: int, tag: str = "job") -> None:
+        # One user per loop: a user holds one open job at a time, so every reserve here must succeed.
+        job_id = f"{tag}-{i}"
+        reserved = await ledger.reserve(loop, job_id, 1, deadline_s=300, max_active=10**6)
+        settled = await ledger.finalize(job_id, charged=i % 2 == 0)
+        assert reserved.ok and settled.ok, (reserved, settled)
 
-    async def warm_pair(i: int) -> object:
-        return await pair(10**9 + i)
+    async def warm_pair(loop: int, i: int) -> None:
+        await pair(loop, i, "warm")
 
-    await rate(min(pairs, 500), concurrency, incr)  # warm-up (connections, script cache)
-    await rate(min(pairs, 500), concurrency, warm_pair)
+    warm = min(pairs, 500)
+    await rate(warm, concurrency, incr)  # warm-up (connections, script cache)
+    await rate(warm, concurrency, warm_pair)
     raw = await rate(pairs * 3, concurrency, incr)
     paired = await rate(pairs, concurrency, pair)
-    assert (
-        sum([await ledger.balance(u) for u in range(concurrency)]) + (await ledger.stats())["credits_spent"]
-        == pairs * concurrency
-    )
+    stats = await ledger.stats()
+    assert stats["jobs_reserved"] == stats["jobs_charged"] + stats["jobs_refunded"]
+    balances = sum([await ledger.balance(u) for u in range(concurrency)])
+    assert balances + stats.get("credits_spent", 0) == 2 * pairs * concurrency
     await redis.aclose()
     return raw, paired
 
