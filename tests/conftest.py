@@ -113,3 +113,27 @@ def s3_bucket(moto_endpoint: str) -> dict[str, str]:
         "access_key_id": "test",
         "secret_access_key": "test",
     }
+
+
+class RaiseOutOfMemory:
+    """Stands in for a GPU that runs out of memory mid-graph (no GPU exists here): raises what torch raises."""
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {"required": {"image": ("IMAGE",)}}
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "run"
+    CATEGORY = "testing"
+
+    def run(self, image: Any) -> Any:
+        import torch
+
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+
+@pytest.fixture(scope="session")
+def oom_node(worker: Any) -> str:
+    """Registered the way ComfyUI registers any node class."""
+    worker.engine.comfy.nodes.NODE_CLASS_MAPPINGS["RaiseOutOfMemory"] = RaiseOutOfMemory
+    return "RaiseOutOfMemory"

