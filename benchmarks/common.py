@@ -102,16 +102,22 @@ def machine_header() -> str:
         ("torch", _torch_version()),
         ("ComfyUI", _comfyui_version()),
     ]
-    return table(["", ""], [list(row) for row in rows])
+    return table(["", "development machine"], [list(row) for row in rows])
 
 
-def _replace_block(text: str, key: str, body: str) -> str:
+def _replace_block(text: str, key: str, body: str, section: str = "## Worker") -> str:
+    """Replace the marked block ``key``; a new block goes at the end of ``section`` (before the next heading)."""
     start, end = f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"
     block = f"{start}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     if pattern.search(text):
         return pattern.sub(lambda _m: block, text)
-    return text.rstrip() + "\n\n" + block + "\n"
+    if section not in text:
+        text = text.rstrip() + f"\n\n{section}\n"
+    after = text.index(section) + len(section)
+    following = re.compile(r"^## ", re.M).search(text, after)
+    cut = following.start() if following else len(text)
+    return text[:cut].rstrip() + "\n\n" + block + "\n" + ("\n" + text[cut:] if following else "")
 
 
 _SKELETON = """# Benchmarks
@@ -133,9 +139,7 @@ times carry noise; the load average is recorded with each run.
 def update_docs(key: str, body: str, path: Path = DOCS) -> None:
     """Rewrite this script's block (and the machine header) in docs/benchmarks.md, leaving other sections alone."""
     text = path.read_text() if path.exists() else _SKELETON
-    if "## Worker" not in text:
-        text = text.rstrip() + "\n\n## Worker\n"
-    text = _replace_block(text, "machine", machine_header())
+    text = _replace_block(text, "machine", machine_header(), section="## Machine")
     text = _replace_block(text, key, body)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
