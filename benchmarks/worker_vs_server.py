@@ -311,7 +311,8 @@ async def warm_part(root: Path, s3: dict[str, str], runs: int, warmup: int, quic
 def report(per_job_md: str, cold_md: str | None, upload_md: str, command: str, load_before: str) -> str:
     parts = [
         "### In-process handler vs ComfyUI's HTTP server (`benchmarks/worker_vs_server.py`)",
-        run_stamp(command, load_before),
+        run_stamp(command, load_before) + " ComfyUI's server needs the extra packages in `requirements/bench.txt` "
+        "(`pip install -c requirements/constraints.txt -r requirements/bench.txt`).",
         "Per job, both warm, same ComfyUI 0.3.75 and graphs, jobs interleaved: our `Worker.handle` against the "
         "round trip a server-based worker (runpod-workers/worker-comfyui) makes to `main.py --cpu` on 127.0.0.1: "
         "websocket connect, `POST /prompt`, wait for `executing`/`node: null`, `GET /history/{id}`, `GET /view`, "
