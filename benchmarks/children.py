@@ -30,17 +30,18 @@ def say(line: str) -> None:
 
 def worker(job: dict[str, Any]) -> None:
     sys.path.insert(0, str(REPO_ROOT))
-    if os.environ.get("BENCH_IMPORT_RUNPOD", "1") == "1":
-        import runpod  # noqa: F401  `python -m handler` imports it before booting
-
     from handler import logs
+    from handler.__main__ import boot
     from handler.settings import WorkerSettings
     from handler.worker import Worker
 
     settings = WorkerSettings()
     logs.configure(settings.log_level, settings.log_json)
-    instance = Worker(settings, progress_sink=lambda _job, _progress: None)
-    asyncio.run(instance.start())
+    if os.environ.get("BENCH_IMPORT_RUNPOD", "1") == "1":
+        instance, _runpod = boot(settings)  # exactly what `python -m handler` does before serving
+    else:
+        instance = Worker(settings)
+        asyncio.run(instance.start())
     say("READY")
     result = asyncio.run(instance.handle(job))
     say("DONE " + ("error" if "error" in result else "ok"))
