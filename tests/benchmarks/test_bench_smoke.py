@@ -1,8 +1,8 @@
 """The benchmark scripts still run end to end (one run each, quick mode, results to a scratch file).
 
 Skipped unless BENCH_SMOKE=1: even in quick mode the two scripts boot ComfyUI three times (the in-process worker
-twice, ComfyUI's HTTP server once), about 32 s of CPU time and over a minute of wall time on the 2-core
-development machine, above the 20 s this suite allows for it.
+twice, ComfyUI's HTTP server once): about 30 s of CPU time and 40 s of wall time on the 2-core development machine
+(over a minute while other tests run), above the 20 s this suite allows for it.
 """
 
 from __future__ import annotations
