@@ -13,6 +13,7 @@ from types import ModuleType
 from handler import logs
 from handler.settings import WorkerSettings
 from handler.worker import Worker
+from workflows.redact import secret_values
 
 
 def boot(settings: WorkerSettings) -> tuple[Worker, ModuleType]:
@@ -30,7 +31,7 @@ def boot(settings: WorkerSettings) -> tuple[Worker, ModuleType]:
 
 def main() -> None:
     settings = WorkerSettings()
-    logs.configure(settings.log_level, settings.log_json)
+    logs.configure(settings.log_level, settings.log_json, secret_values(settings))
     worker, runpod = boot(settings)
     runpod.serverless.start({"handler": worker.handle})
 
