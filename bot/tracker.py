@@ -17,9 +17,9 @@ from redis.asyncio.client import PubSub
 
 from bot.jobs import JobRecord
 from bot.ledger import Ledger, now_ms, to_str
-from bot.runpod_client import JobNotFound, JobState, JobStatus, Policy, RunPodClient
+from bot.runpod_client import JobNotFound, JobStatus, Policy, RunPodClient
 from bot.settings import BotSettings
-from workflows.contract import USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput
+from workflows.contract import USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput, JobState
 
 log = logging.getLogger("bot.tracker")
 
