@@ -19,13 +19,14 @@ from bot.ledger import Ledger
 from bot.logs import setup_logging
 from bot.runpod_client import RunPodClient, RunPodSettings
 from bot.settings import BotSettings
+from workflows.redact import secret_values
 
 
 def main() -> None:
     settings = BotSettings()
     if not settings.telegram_bot_token.get_secret_value():
         sys.exit("TELEGRAM_BOT_TOKEN is required (create a bot with @BotFather); see docs/bot.md")
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, secrets=secret_values(settings))
     embedded = EmbeddedRedis(settings.redis_data_dir) if not settings.redis_url else None
     local = LocalEndpointProcess() if not settings.runpod_endpoint_id else None
     try:

@@ -64,8 +64,14 @@ class Broadcaster:
                     break
                 for raw_uid in batch:
                     cursor += 1
-                    # Shielded: a stop between sending and moving the cursor would send twice after a restart.
-                    await asyncio.shield(self._step(key, int(to_str(raw_uid)), state["text"], cursor))
+                    # A stop between sending and moving the cursor would send twice after a restart: the step
+                    # in flight is finished before the stop goes on (and the lease is let go).
+                    step = asyncio.ensure_future(self._step(key, int(to_str(raw_uid)), state["text"], cursor))
+                    try:
+                        await asyncio.shield(step)
+                    except asyncio.CancelledError:
+                        await step
+                        raise
                     await self.ledger.lease(f"bc:{bid}", self.owner, 60, "renew")
                     await asyncio.sleep(1 / self.rate_per_s)
             await redis.srem(self._running_key, bid)

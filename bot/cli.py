@@ -23,7 +23,6 @@ from pydantic import SecretStr, ValidationError
 
 from bot.runpod_client import (
     JobNotFound,
-    JobState,
     JobStatus,
     Policy,
     RunPodClient,
@@ -32,7 +31,7 @@ from bot.runpod_client import (
     RunPodSettings,
     RunPodUnavailable,
 )
-from workflows.contract import JobOutput, OutputItem
+from workflows.contract import JobOutput, JobState, OutputItem
 
 LOCAL_BASE_URL = "http://127.0.0.1:8000/v2"
 

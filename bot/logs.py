@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
+
+from workflows.redact import RedactSecrets, secrets_from_env
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -23,9 +26,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """JSON lines on stderr; every configured secret (and any in the environment) is masked on every line."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactSecrets([*secrets, *secrets_from_env()]))
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Quiet the libraries that print request URLs (Telegram's carry the bot token; RunPod's webhook path its
+    # secret): the redaction above is the safety net, not the plan.
+    for name in ("httpx", "httpcore", "tornado.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ("telegram", "telegram.ext"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level.upper())))

@@ -12,7 +12,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
-from enum import StrEnum
 from types import TracebackType
 from typing import Any
 
@@ -20,7 +19,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workflows.contract import RETRYABLE, USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput, parse_error
+from workflows.contract import RETRYABLE, USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput, JobState, parse_error
 
 log = logging.getLogger("bot.runpod_client")
 
@@ -44,15 +43,6 @@ class RunPodSettings(BaseSettings):
     poll_factor: float = Field(default=1.5, ge=1.0)
     image_deadline_s: float = 200.0
     video_deadline_s: float = 400.0
-
-
-class JobState(StrEnum):
-    IN_QUEUE = "IN_QUEUE"
-    IN_PROGRESS = "IN_PROGRESS"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    TIMED_OUT = "TIMED_OUT"
 
 
 TERMINAL = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT})

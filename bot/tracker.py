@@ -17,9 +17,9 @@ from redis.asyncio.client import PubSub
 
 from bot.jobs import JobRecord
 from bot.ledger import Ledger, now_ms, to_str
-from bot.runpod_client import JobNotFound, JobState, JobStatus, Policy, RunPodClient
+from bot.runpod_client import JobNotFound, JobStatus, Policy, RunPodClient
 from bot.settings import BotSettings
-from workflows.contract import USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput
+from workflows.contract import USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput, JobState
 
 log = logging.getLogger("bot.tracker")
 
@@ -201,6 +201,7 @@ class JobTracker:
         return JobRecord.from_hash(raw) if raw else None
 
     async def _run(self, job_id: str) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(job_id, asyncio.current_task()), name=f"lease-{job_id}")
         try:
             await self._loop(job_id)
         except asyncio.CancelledError:
@@ -208,10 +209,26 @@ class JobTracker:
         except Exception:
             log.exception("tracking failed", extra={"job_id": job_id})
         finally:
+            heartbeat.cancel()
             self._tasks.pop(job_id, None)
             self._wake.pop(job_id, None)
             with contextlib.suppress(Exception):
                 await self.ledger.lease(job_id, self.owner, self.settings.lease_s, "release")
+
+    async def _heartbeat(self, job_id: str, tracking: asyncio.Task[Any] | None) -> None:
+        """Keep the lease while any step runs (a slow submit or upload must not let another process in);
+        if it was lost anyway, stop tracking here."""
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3)
+            try:
+                held = await self.ledger.lease(job_id, self.owner, self.settings.lease_s, "renew")
+            except Exception:
+                log.warning("lease renewal failed", extra={"job_id": job_id})
+                continue
+            if not held and tracking is not None:
+                log.warning("lost the lease", extra={"job_id": job_id})
+                tracking.cancel()
+                return
 
     async def _loop(self, job_id: str) -> None:
         interval = self.settings.poll_min_s
@@ -231,6 +248,8 @@ class JobTracker:
                 await self._deliver_again(job)
                 return
             if not job.runpod_id:
+                if not await self.ledger.lease(job_id, self.owner, self.settings.lease_s, "renew"):
+                    return  # another process took the job over: it submits
                 await self._submit(job)
                 interval = self.settings.poll_min_s
                 continue
@@ -243,9 +262,6 @@ class JobTracker:
                 await self._report(job, status)
             running = status is not None and status.status is JobState.IN_PROGRESS
             interval = await self._sleep(job_id, interval, running=running)
-            if not await self.ledger.lease(job_id, self.owner, self.settings.lease_s, "renew"):
-                log.warning("lost the lease", extra={"job_id": job_id})
-                return
 
     async def _sleep(self, job_id: str, interval: float, *, running: bool) -> float:
         """Wait for the next poll (or a wake-up); returns the next interval (backoff).
@@ -339,8 +355,6 @@ class JobTracker:
         return True
 
     async def _deliver(self, job: JobRecord, output: JobOutput) -> None:
-        # Delivery can take long (a big video): hold the lease for it.
-        await self.ledger.lease(job.id, self.owner, self.settings.lease_s * 10, "renew")
         # Kept a day: redelivery after a crash, and the "original file" button.
         await self.ledger.redis.set(self.ledger.keys.result(job.id), output.model_dump_json(), ex=RESULT_TTL_S)
         if not await self.ledger.update_job(job.id, phase="delivering"):

@@ -7,6 +7,9 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterable
+
+from workflows.redact import RedactSecrets, secrets_from_env
 
 job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
 
@@ -35,10 +38,11 @@ class _JobIdFilter(logging.Filter):
         return True
 
 
-def configure(level: str = "INFO", json_lines: bool = True) -> None:
-    """Route every logger (ComfyUI's included) through one handler that stamps the job id."""
+def configure(level: str = "INFO", json_lines: bool = True, secrets: Iterable[str] = ()) -> None:
+    """Route every logger (ComfyUI's included) through one handler that stamps the job id and masks secrets."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_JobIdFilter())
+    handler.addFilter(RedactSecrets([*secrets, *secrets_from_env()]))
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:

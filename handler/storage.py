@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,9 @@ from handler.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
+# Below this, one PUT beats the transfer manager's threads and multipart requests (benchmarks/worker_vs_server.py).
+SINGLE_PUT_MAX_BYTES = 64 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class S3Target:
@@ -30,19 +34,25 @@ class S3Target:
     secret_access_key: str | None
 
     def client(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
-            # SigV4 so presigned URLs work on every S3-compatible store; path style for custom endpoints.
-            config=Config(
-                signature_version="s3v4",
-                s3={"addressing_style": "path" if self.endpoint_url else "auto"},
-                retries={"max_attempts": 3, "mode": "standard"},
-            ),
-        )
+        return _client(self.endpoint_url, self.region, self.access_key_id, self.secret_access_key)
+
+
+@functools.lru_cache(maxsize=8)
+def _client(endpoint_url: str | None, region: str | None, key_id: str | None, secret: str | None) -> Any:
+    """One (thread-safe) client per store and credentials: making one and connecting costs ~6 ms a job."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        # SigV4 so presigned URLs work on every S3-compatible store; path style for custom endpoints.
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if endpoint_url else "auto"},
+            retries={"max_attempts": 3, "mode": "standard"},
+        ),
+    )
 
 
 def s3_override_from_runpod(s3_config: dict[str, Any] | None) -> S3Override | None:
@@ -87,7 +97,7 @@ def upload(files: list[ProducedFile], target: S3Target, job_id: str, ttl_s: int)
     for produced in files:
         key = "/".join(part for part in (target.prefix, job_id, produced.filename) if part)
         try:
-            client.upload_file(str(produced.path), target.bucket, key, ExtraArgs={"ContentType": produced.content_type})
+            _put(client, produced, target.bucket, key)
             url = client.generate_presigned_url(
                 "get_object", Params={"Bucket": target.bucket, "Key": key}, ExpiresIn=ttl_s
             )
@@ -106,6 +116,14 @@ def upload(files: list[ProducedFile], target: S3Target, job_id: str, ttl_s: int)
             )
         )
     return items
+
+
+def _put(client: Any, produced: ProducedFile, bucket: str, key: str) -> None:
+    if produced.path.stat().st_size <= SINGLE_PUT_MAX_BYTES:
+        with produced.path.open("rb") as body:
+            client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=produced.content_type)
+    else:
+        client.upload_file(str(produced.path), bucket, key, ExtraArgs={"ContentType": produced.content_type})
 
 
 def inline(files: list[ProducedFile], max_bytes: int) -> list[OutputItem]:

@@ -13,6 +13,21 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+class JobState(StrEnum):
+    """A RunPod job's status, as /run, /status and webhooks report it (and the local endpoint too)."""
+
+    IN_QUEUE = "IN_QUEUE"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (JobState.IN_QUEUE, JobState.IN_PROGRESS)
+
+
 class ErrorCode(StrEnum):
     INVALID_INPUT = "INVALID_INPUT"
     WORKFLOW_INVALID = "WORKFLOW_INVALID"

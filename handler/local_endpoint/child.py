@@ -20,6 +20,7 @@ from typing import Any
 from handler import logs
 from handler.settings import WorkerSettings
 from workflows.contract import RETRYABLE, USER_MESSAGES, ErrorCode, ErrorInfo
+from workflows.redact import secret_values
 
 log = logging.getLogger("handler.local_endpoint.child")
 
@@ -37,7 +38,7 @@ def child_main(conn: Connection, settings: WorkerSettings, env: dict[str, str]) 
     # it, where comfy/utils.py shadows the utils package the engine imports. Start from a clean path.
     comfy_root = settings.comfyui_path.resolve()
     sys.path[:] = [entry for entry in sys.path if not _inside(entry, comfy_root)]
-    logs.configure(settings.log_level, settings.log_json)
+    logs.configure(settings.log_level, settings.log_json, secret_values(settings))
     try:
         asyncio.run(_serve(conn, settings))
     finally:

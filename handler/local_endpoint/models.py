@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workflows.contract import JobState
 
-class JobState(StrEnum):
-    IN_QUEUE = "IN_QUEUE"
-    IN_PROGRESS = "IN_PROGRESS"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    TIMED_OUT = "TIMED_OUT"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self not in (JobState.IN_QUEUE, JobState.IN_PROGRESS)
+__all__ = ["JobState"]
 
 
 class Policy(BaseModel):

@@ -18,7 +18,7 @@ def blank_job(size: int = 64) -> dict[str, Any]:
     return blank_image_input(size, size, color=random.randrange(1 << 24))
 
 
-def long_job(nodes: int = 60, size: int = 512) -> dict[str, Any]:
+def long_job(nodes: int = 60, size: int = 512, radius: int = 15) -> dict[str, Any]:
     """About 20 s of image work with no model: EmptyImage -> ImageBlur x nodes -> SaveImage.
 
     ComfyUI checks for an interrupt before every node, so cancelling it stops within one blur.
@@ -34,7 +34,7 @@ def long_job(nodes: int = 60, size: int = 512) -> dict[str, Any]:
         node = str(100 + index)
         workflow[node] = {
             "class_type": "ImageBlur",
-            "inputs": {"image": [previous, 0], "blur_radius": 15, "sigma": 3.0},
+            "inputs": {"image": [previous, 0], "blur_radius": radius, "sigma": 3.0},
         }
         previous = node
     workflow["2"] = {"class_type": "SaveImage", "inputs": {"images": [previous, 0], "filename_prefix": "long"}}

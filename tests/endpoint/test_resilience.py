@@ -158,12 +158,13 @@ async def test_rate_limit_answers_429_and_the_client_waits_it_out(limited_endpoi
 async def test_a_job_that_ignores_cancel_loses_its_process_not_the_endpoint(
     local_client: RunPodClient, local_endpoint: EndpointServer
 ) -> None:
-    # One 3072 px blur: a single node with no interrupt point, running well past the 2 s grace of the tests.
-    job = await local_client.run(long_job(nodes=1, size=3072))
+    # One 4096 px blur of the largest radius: a single node with no interrupt point, running well past the 2 s
+    # grace of the tests even on an idle machine (about 10 s there, much longer under load).
+    job = await local_client.run(long_job(nodes=1, size=4096, radius=31))
     assert (await until(local_client, job.id, JobState.IN_PROGRESS)).status is JobState.IN_PROGRESS
     [slot] = local_endpoint.endpoint.slots
     stubborn = slot.pid
-    await asyncio.sleep(4)  # inside the blur by now, even on a loaded machine (it alone takes ~13 s)
+    await asyncio.sleep(3)  # inside the blur by now
 
     assert (await local_client.cancel(job.id)).status is JobState.CANCELLED
 

@@ -99,3 +99,15 @@ async def test_too_large_for_base64_is_a_clear_error(worker: Any, monkeypatch: p
 async def test_s3_delivery_without_bucket_is_refused(worker: Any) -> None:
     error = failed(await run_job(worker, {"workflow": graphs.empty_image(), "delivery": "s3"}))
     assert (error.code, error.details["field"]) == ("INVALID_INPUT", "delivery")
+
+
+async def test_large_outputs_go_through_the_transfer_manager(
+    worker: Any, s3_bucket: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import handler.storage
+
+    monkeypatch.setattr(handler.storage, "SINGLE_PUT_MAX_BYTES", 0)
+    override = {k: s3_bucket[k] for k in ("bucket", "endpoint_url", "region", "access_key_id", "secret_access_key")}
+    out = ok(await run_job(worker, {"workflow": graphs.video(frames=4), "s3": override}))
+    head = _client(s3_bucket).head_object(Bucket=s3_bucket["bucket"], Key=out.outputs[0].key)
+    assert (head["ContentType"], head["ContentLength"]) == ("video/mp4", out.outputs[0].size)
