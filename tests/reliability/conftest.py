@@ -8,15 +8,11 @@ from typing import Any
 
 import pytest
 
-from bot.logs import JsonFormatter
+from bot.logs import JsonFormatter, setup_logging
 from tests.reliability import secrets
 
-# Known leaks, reported as bugs and each pinned by a strict xfail in test_security.py; tolerated here (only these
-# exact sources) so that every test still checks everything else:
-# - PTB's ExtBot logger at DEBUG prints its API URL (the bot token) and every call's parameters (setWebhook's
-#   secret_token): test_debug_logs_never_show_telegram_secrets.
-# - tornado's access log at INFO prints the RunPod webhook's path, token included: test_runpod_webhook_token_...
-KNOWN_LEAKS = ('"logger": "telegram.ext.ExtBot"', '"logger": "tornado.access"')
+# The loggers bot.logs.setup_logging tunes (saved and restored around each test).
+TUNED = ("httpx", "httpcore", "tornado.access", "telegram", "telegram.ext")
 
 
 class Capture(logging.Handler):
@@ -36,28 +32,22 @@ class Capture(logging.Handler):
 
 @pytest.fixture(autouse=True)
 def no_secret_in_logs() -> Iterator[Capture]:
-    """Every reliability test runs with the root logger at DEBUG; no configured secret may reach a log line."""
+    """Every reliability test runs under the bot's production logging set-up at its most verbose (LOG_LEVEL=DEBUG),
+    but captured BEFORE its redaction filter: no configured secret may reach a log line at all (the redaction is
+    the safety net, not the plan)."""
     root = logging.getLogger()
+    saved_root = (root.handlers[:], root.level)
+    saved_levels = {name: logging.getLogger(name).level for name in TUNED}
     capture = Capture()
-    old_level = root.level
-    root.addHandler(capture)
-    root.setLevel(logging.DEBUG)
-    # bot.logs.setup_logging does the same in production: httpx logs request URLs (Telegram's carry the token).
-    httpx_logger = logging.getLogger("httpx")
-    old_httpx = httpx_logger.level
-    httpx_logger.setLevel(logging.WARNING)
+    setup_logging("DEBUG")
+    root.handlers[:] = [capture]
     try:
         yield capture
     finally:
-        root.removeHandler(capture)
-        root.setLevel(old_level)
-        httpx_logger.setLevel(old_httpx)
-    leaks = [
-        (secret, line[:300])
-        for line in capture.lines
-        for secret in secrets.ALL
-        if secret in line and not any(known in line for known in KNOWN_LEAKS)
-    ]
+        root.handlers[:], root.level = saved_root
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+    leaks = [(secret, line[:300]) for line in capture.lines for secret in secrets.ALL if secret in line]
     assert not leaks, f"secrets in log lines: {leaks[:3]}"
 
 

@@ -142,12 +142,6 @@ async def test_admin_commands_from_non_admins_are_refused(bot: Bot, command: str
 # Secrets in logs -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with LOG_LEVEL=DEBUG, bot.logs.setup_logging leaves PTB's telegram.ext.ExtBot logger at DEBUG: "
-    "it logs 'Set Bot API URL: https://api.telegram.org/bot<TOKEN>' when the bot is built, and every call's "
-    "parameters (setWebhook's secret_token)",
-)
 async def test_debug_logs_never_show_telegram_secrets(redis: Redis, runpod_settings: RunPodSettings) -> None:
     """The production logging set-up at its most verbose, then a bot built and used."""
     root = logging.getLogger()
@@ -171,11 +165,6 @@ async def test_debug_logs_never_show_telegram_secrets(redis: Redis, runpod_setti
     assert not leaks, leaks[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: at the default LOG_LEVEL=INFO, tornado's access log (logger 'tornado.access', left at INFO by "
-    "bot.logs.setup_logging) prints every RunPod webhook request path, /runpod/<RUNPOD_WEBHOOK_SECRET>/<job>",
-)
 async def test_runpod_webhook_token_never_logged_at_info(bot: Bot) -> None:
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
@@ -234,3 +223,27 @@ def test_the_capture_would_see_a_leak(no_secret_in_logs: Capture) -> None:
     logging.getLogger("bot.tracker").debug("token %s", secrets.RUNPOD_API_KEY)
     assert any(secrets.RUNPOD_API_KEY in line for line in no_secret_in_logs.lines)
     no_secret_in_logs.lines.clear()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: workflows/redact.py RedactSecrets cleans record.msg and record.exc_text, but bot.logs.JsonFormatter "
+    "prints the extras as they are and re-formats the traceback from record.exc_info (formatException), so a "
+    "secret in extra={...} or in an exception's message reaches the JSON line unmasked",
+)
+def test_redaction_covers_every_part_of_a_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """The safety net: a secret that does reach a log call is masked in the message, the extras and tracebacks."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        setup_logging("INFO", secrets=[secrets.RUNPOD_API_KEY])
+        log = logging.getLogger("bot.tracker")
+        log.info("calling %s", f"https://x/{secrets.RUNPOD_API_KEY}", extra={"url": f"/{secrets.RUNPOD_API_KEY}/x"})
+        try:
+            raise RuntimeError(f"auth failed for {secrets.RUNPOD_API_KEY}")
+        except RuntimeError:
+            log.exception("boom")
+    finally:
+        root.handlers[:], root.level = saved
+    err = capsys.readouterr().err
+    assert err.count("***") >= 3 and secrets.RUNPOD_API_KEY not in err, err
