@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from workflows.redact import RedactSecrets, secrets_from_env
+from workflows.redact import RedactingFormatter, secrets_from_env
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -29,8 +29,7 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
     """JSON lines on stderr; every configured secret (and any in the environment) is masked on every line."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RedactSecrets([*secrets, *secrets_from_env()]))
+    handler.setFormatter(RedactingFormatter(JsonFormatter(), [*secrets, *secrets_from_env()]))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # Quiet the libraries that print request URLs (Telegram's carry the bot token; RunPod's webhook path its
     # secret): the redaction above is the safety net, not the plan.

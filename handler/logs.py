@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Iterable
 
-from workflows.redact import RedactSecrets, secrets_from_env
+from workflows.redact import RedactingFormatter, secrets_from_env
 
 job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
 
@@ -42,11 +42,12 @@ def configure(level: str = "INFO", json_lines: bool = True, secrets: Iterable[st
     """Route every logger (ComfyUI's included) through one handler that stamps the job id and masks secrets."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_JobIdFilter())
-    handler.addFilter(RedactSecrets([*secrets, *secrets_from_env()]))
-    if json_lines:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(job_id)s] %(name)s: %(message)s"))
+    inner = (
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s [%(job_id)s] %(name)s: %(message)s")
+    )
+    handler.setFormatter(RedactingFormatter(inner, [*secrets, *secrets_from_env()]))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -8,11 +8,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from boto3.exceptions import Boto3Error
-from botocore.client import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
 from handler.errors import ErrorCode, JobError
 from handler.outputs import ProducedFile
 from handler.schema import Delivery, OutputItem, S3Override
@@ -40,6 +35,11 @@ class S3Target:
 @functools.lru_cache(maxsize=8)
 def _client(endpoint_url: str | None, region: str | None, key_id: str | None, secret: str | None) -> Any:
     """One (thread-safe) client per store and credentials: making one and connecting costs ~6 ms a job."""
+    # boto3 is imported on first use: most jobs of a base64-delivering worker never need it, and its
+    # import is ~2 % of the cold start (benchmarks/worker_overhead.py).
+    import boto3
+    from botocore.client import Config
+
     return boto3.client(
         "s3",
         endpoint_url=endpoint_url,
@@ -92,6 +92,9 @@ def resolve_target(settings: WorkerSettings, override: S3Override | None) -> S3T
 
 
 def upload(files: list[ProducedFile], target: S3Target, job_id: str, ttl_s: int) -> list[OutputItem]:
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+
     client = target.client()
     items = []
     for produced in files:

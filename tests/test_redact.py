@@ -8,7 +8,7 @@ import logging
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
-from workflows.redact import RedactSecrets, secret_values, secrets_from_env
+from workflows.redact import RedactingFormatter, secret_values, secrets_from_env
 
 
 class _Settings(BaseSettings):
@@ -19,7 +19,7 @@ class _Settings(BaseSettings):
 def _render(secrets: list[str], *args: object, exc: bool = False) -> str:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactSecrets(secrets))
+    handler.setFormatter(RedactingFormatter(logging.Formatter("%(message)s %(token)s"), secrets))
     logger = logging.getLogger("test.redact")
     logger.addHandler(handler)
     logger.propagate = False
@@ -28,19 +28,19 @@ def _render(secrets: list[str], *args: object, exc: bool = False) -> str:
             try:
                 raise RuntimeError("failed calling https://api.telegram.org/bot123456:telegram-token/getMe")
             except RuntimeError:
-                logger.exception("request to %s failed", *args)
+                logger.exception("request to %s failed", *args, extra={"token": "-"})
         else:
-            logger.warning("POST /runpod/%s/job-1 %s", *args)
+            logger.warning("POST /runpod/%s/job-1 %s", *args, extra={"token": "123456:telegram-token"})
     finally:
         logger.removeHandler(handler)
     return stream.getvalue()
 
 
-def test_secret_in_arguments_and_tracebacks_is_masked() -> None:
+def test_secret_in_arguments_extras_and_tracebacks_is_masked() -> None:
     secrets = secret_values(_Settings())
     assert secrets == ["123456:telegram-token"]
     line = _render(secrets, "123456:telegram-token", "200")
-    assert "telegram-token" not in line and "POST /runpod/***/job-1 200" in line
+    assert "telegram-token" not in line and "POST /runpod/***/job-1 200 ***" in line
     text = _render(secrets, "bot123456:telegram-token", exc=True)
     assert "telegram-token" not in text and "RuntimeError" in text
 

@@ -1,6 +1,6 @@
 """Secret redaction for log lines, used by both deployables (worker and bot).
 
-A filter on the log handler, not discipline at each call site: third-party loggers (PTB's request logging,
+A formatter around the log handler's formatter, not discipline at each call site: third-party loggers (PTB's request logging,
 tornado's access log, botocore) print URLs and parameters that can carry tokens, and no review catches them all.
 """
 
@@ -30,24 +30,20 @@ def secret_values(settings: BaseModel) -> list[str]:
     return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
 
 
-class RedactSecrets(logging.Filter):
-    """Replaces every known secret in a record's final message (and exception text) with ``***``."""
+class RedactingFormatter(logging.Formatter):
+    """Formats with ``inner``, then replaces every known secret in the finished line with ``***``.
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    Working on the finished line covers the message, its arguments, structured extras and tracebacks alike,
+    whatever the inner formatter does with them.
+    """
+
+    def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
         super().__init__()
+        self._inner = inner
         self._secrets = sorted({s for s in secrets if len(s) >= _MIN_LENGTH}, key=len, reverse=True)
 
-    def _clean(self, text: str) -> str:
+    def format(self, record: logging.LogRecord) -> str:
+        text = self._inner.format(record)
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            record.msg = self._clean(record.getMessage())
-            record.args = None
-            if record.exc_info and not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            if record.exc_text:
-                record.exc_text = self._clean(record.exc_text)
-        return True
