@@ -225,12 +225,6 @@ def test_the_capture_would_see_a_leak(no_secret_in_logs: Capture) -> None:
     no_secret_in_logs.lines.clear()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: workflows/redact.py RedactSecrets cleans record.msg and record.exc_text, but bot.logs.JsonFormatter "
-    "prints the extras as they are and re-formats the traceback from record.exc_info (formatException), so a "
-    "secret in extra={...} or in an exception's message reaches the JSON line unmasked",
-)
 def test_redaction_covers_every_part_of_a_line(capsys: pytest.CaptureFixture[str]) -> None:
     """The safety net: a secret that does reach a log call is masked in the message, the extras and tracebacks."""
     root = logging.getLogger()
