@@ -6,7 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import FileSizeLimit
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.handlers.common import caller
+from bot.handlers.common import caller, draft_choice
 from bot.handlers.launch import launch
 from bot.job_input import VIDEO_DURATIONS, motion_prompt
 from bot.jobs import JobRequest, Kind
@@ -85,7 +85,7 @@ async def duration_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await query.answer()
     s = svc(context)
     me = await caller(update, context)
-    _, draft_id, seconds = query.data.split(":", 2)
+    draft_id, seconds = draft_choice(query.data)
     request = await s.drafts.get(draft_id, me.uid)
     if request is None or not seconds.isdigit() or int(seconds) not in VIDEO_DURATIONS:
         await query.edit_message_text(t(me.lang, "draft_expired"))

@@ -38,3 +38,12 @@ def command_args(update: Update) -> str:
         return ""
     parts = text.split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
+
+
+def draft_choice(data: str) -> tuple[str, str]:
+    """(draft id, choice) from a keyboard's ``<kind>:<draft>:<choice>`` data; empty strings when forged or cut.
+
+    Callback data comes from the client and can be anything: an empty draft id simply finds no draft.
+    """
+    parts = data.split(":", 2)
+    return (parts[1], parts[2]) if len(parts) == 3 else ("", "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.handlers.common import Caller, caller, command_args
+from bot.handlers.common import Caller, caller, command_args, draft_choice
 from bot.handlers.launch import launch
 from bot.job_input import OFFERED_ASPECTS, clean_prompt, prompt_limit
 from bot.jobs import JobRequest, Kind
@@ -48,7 +48,7 @@ async def aspect_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     assert query is not None and query.data is not None
     await query.answer()
     me = await caller(update, context)
-    _, draft_id, ratio = query.data.split(":", 2)
+    draft_id, ratio = draft_choice(query.data)
     request = await svc(context).drafts.get(draft_id, me.uid)
     if request is None or ratio not in OFFERED_ASPECTS:
         await query.edit_message_text(t(me.lang, "draft_expired"))
