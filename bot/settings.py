@@ -63,6 +63,9 @@ class BotSettings(BaseSettings):
     reaper_interval_s: float = Field(default=15.0, gt=0)
     poll_min_s: float = Field(default=1.0, gt=0)
     poll_max_s: float = Field(default=5.0, gt=0)
+    payment_retry_s: float = Field(
+        default=300.0, ge=0, description="how long a successful payment keeps retrying while Redis is unreachable"
+    )
     poll_webhook_s: float = Field(default=20.0, gt=0, description="fallback poll interval when RunPod's webhook is on")
     status_edit_interval_s: float = Field(default=3.0, ge=0)
     photo_max_bytes: int = Field(default=7 * 1024 * 1024, description="RunPod's /run body is limited to 10 MB")

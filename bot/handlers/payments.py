@@ -3,8 +3,14 @@ the successful payment only, once per Telegram charge id."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
 from telegram.ext import (
     Application,
@@ -22,6 +28,7 @@ from bot.settings import CreditPack
 from bot.texts import t
 
 log = logging.getLogger("bot.handlers.payments")
+T = TypeVar("T")
 CURRENCY = "XTR"
 
 
@@ -90,24 +97,52 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     assert message is not None and message.successful_payment is not None
     payment = message.successful_payment
     s = svc(context)
-    me = await caller(update, context)
     parts = payment.invoice_payload.split(":")
     # The credits are those the invoice promised (in its payload), whatever the packs are today.
     credits = int(parts[2]) if len(parts) == 5 and parts[2].isdigit() else 0
+    charge = payment.telegram_payment_charge_id
     if credits <= 0:
-        log.error("payment with an unreadable payload", extra={"charge": payment.telegram_payment_charge_id})
+        log.error("payment with an unreadable payload", extra={"charge": charge})
         return
-    outcome = await s.ledger.credit_payment(
-        payment.telegram_payment_charge_id, me.uid, credits, payment.total_amount, parts[1]
-    )
-    if not outcome.ok:
-        log.info("payment delivered again; already credited", extra={"charge": payment.telegram_payment_charge_id})
+
+    async def credit() -> tuple[str, bool, int]:
+        me = await caller(update, context)
+        outcome = await s.ledger.credit_payment(charge, me.uid, credits, payment.total_amount, parts[1])
+        return me.lang, outcome.ok, outcome.balance
+
+    # Telegram sends a successful payment once and never again once the update was taken: a Redis outage now
+    # must delay the credit, not lose it (crediting is idempotent on the charge id, so retrying is safe).
+    try:
+        lang, credited, balance = await _while_redis_down(credit, s.settings.payment_retry_s, charge)
+    except (RedisConnectionError, RedisTimeoutError):
+        uid = update.effective_user.id if update.effective_user else None
+        log.error(
+            "payment NOT credited: Redis unreachable; credit it by hand (/grant)",
+            extra={"charge": charge, "uid": uid, "credits": credits},
+        )
+        raise
+    if not credited:
+        log.info("payment delivered again; already credited", extra={"charge": charge})
         return
-    await message.reply_text(t(me.lang, "paid", credits=credits, balance=outcome.balance))
+    await message.reply_text(t(lang, "paid", credits=credits, balance=balance))
+
+
+async def _while_redis_down(op: Callable[[], Awaitable[T]], give_up_s: float, charge: str) -> T:
+    delay, deadline = 0.2, time.monotonic() + give_up_s
+    while True:
+        try:
+            return await op()
+        except (RedisConnectionError, RedisTimeoutError):
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("Redis unreachable while crediting a payment; retrying", extra={"charge": charge})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("buy", buy))
     app.add_handler(CallbackQueryHandler(pack_chosen, pattern=r"^buy:"))
     app.add_handler(PreCheckoutQueryHandler(precheckout))
+    # Blocking on purpose: while it waits out a Redis outage, no other update could be served anyway.
     app.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, successful_payment))
