@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import platform
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
@@ -16,15 +17,31 @@ from handler.worker import Worker
 from workflows.redact import secret_values
 
 
+def import_runpod() -> ModuleType:
+    """Import the runpod SDK without its import-time CPU probe.
+
+    runpod's debug module labels its output with py-cpuinfo's CPU brand, computed at import by spawning a Python
+    subprocess and a CPUID child (~1.2 s of a ~5 s cold start, competing with ComfyUI's boot for the CPU).
+    The platform's own processor string serves that label; the probe is restored right after.
+    """
+    import cpuinfo
+
+    probe = cpuinfo.get_cpu_info
+    cpuinfo.get_cpu_info = lambda: {"brand_raw": platform.processor() or platform.machine()}
+    try:
+        return importlib.import_module("runpod")
+    finally:
+        cpuinfo.get_cpu_info = probe
+
+
 def boot(settings: WorkerSettings) -> tuple[Worker, ModuleType]:
     """A booted (and warmed-up) worker and the runpod SDK, ready to take jobs."""
     worker = Worker(settings)
     # Boot (and warm up) before taking jobs, so the first job never waits on imports or model loading.
-    # Importing runpod meanwhile costs ~1.5 s, nearly all of it waiting on py-cpuinfo's subprocess: doing it
-    # while ComfyUI boots on another thread hides it from the cold start (benchmarks/worker_overhead.py).
+    # The runpod SDK is imported meanwhile, on this thread (benchmarks/worker_overhead.py).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="boot") as boot:
         booted = boot.submit(asyncio.run, worker.start())
-        runpod = importlib.import_module("runpod")
+        runpod = import_runpod()
         booted.result()
     return worker, runpod
 
