@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
+from benchmarks.common import write_marked  # noqa: E402
+
 BEGIN, END = "<!-- bot_load:begin -->", "<!-- bot_load:end -->"
 API_KEY = "bench-key"
 HOOK_SECRET = "bench-hook-secret"
@@ -259,7 +261,6 @@ async def drive(ledger: Any, telegram: Any, users: Any, mode: str, jobs: int, cl
 def render(results: list[Result], queue_s: float, run_s: float) -> str:
     mib = 1024 * 1024
     lines = [
-        BEGIN,
         f"One bot process (this Python, {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}): real Application, ledger on redis-server "
         "(loopback, its CPU not counted), recording fake Telegram at PTB's request layer; endpoint: a time-driven "
@@ -291,20 +292,8 @@ def render(results: list[Result], queue_s: float, run_s: float) -> str:
         "per 3 s per job), the photo and the final edit.",
         "Run: `.venv/bin/python benchmarks/bot_load.py --write` (default 300 jobs); 1000 in flight at once: "
         "`--jobs 1000 --queue-s 150` (submitting 1000 takes longer than the default 60 s in the queue).",
-        END,
     ]
     return "\n".join(lines)
-
-
-def write_section(text: str) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    current = doc.read_text()
-    if BEGIN in current:
-        head, rest = current.split(BEGIN, 1)
-        current = head + text + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + f"\n\n## Bot under load (benchmarks/bot_load.py)\n\n{text}\n"
-    doc.write_text(current)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -316,7 +305,7 @@ async def main(args: argparse.Namespace) -> None:
     text = render(results, args.queue_s, args.run_s)
     print(text)
     if args.write:
-        write_section(text)
+        write_marked(BEGIN, END, text, "Bot under load (benchmarks/bot_load.py)")
 
 
 if __name__ == "__main__":

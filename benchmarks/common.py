@@ -145,6 +145,22 @@ def update_docs(key: str, body: str, path: Path = DOCS) -> None:
     path.write_text(text)
 
 
+def write_marked(begin: str, end: str, body: str, heading: str | None = None, path: Path = DOCS) -> None:
+    """Rewrite only the text between ``begin`` and ``end`` in docs/benchmarks.md (every script's one writer).
+
+    A block not there yet is appended, under ``## heading`` when given; other sections stay as they are.
+    """
+    text = path.read_text() if path.exists() else _SKELETON
+    block = f"{begin}\n{body.strip()}\n{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        title = f"## {heading}\n\n" if heading else ""
+        text = text.rstrip("\n") + f"\n\n{title}{block}\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
 def run_stamp(command: str, load_before: str) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return f"Run: `{command}` on {when}; load average before / after: {load_before} / {load()}."

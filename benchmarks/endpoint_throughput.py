@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import write_marked
 from bot.runpod_client import JobState, RunPodClient, RunPodSettings
 from handler.local_endpoint import EndpointServer, EndpointSettings
 from handler.local_endpoint.examples import blank_image_input
-from handler.settings import REPO_ROOT, WorkerSettings
+from handler.settings import WorkerSettings
 
-DOCS = REPO_ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- endpoint-throughput:start -->", "<!-- endpoint-throughput:end -->"
 
 
@@ -92,19 +92,6 @@ def table(rows: list[dict[str, Any]], workers: int) -> str:
     return "\n".join(lines)
 
 
-def write_docs(text: str) -> None:
-    section = f"## Local endpoint throughput (benchmarks/endpoint_throughput.py)\n\n{START}\n{text}\n{END}\n"
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        head = head.rsplit("## Local endpoint throughput", 1)[0]
-        current = head + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        current = current.rstrip("\n") + "\n\n" + section
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(current)
-
-
 async def run(server: EndpointServer, jobs: int) -> list[dict[str, Any]]:
     await scenario(server, "warm-up", 5, sync=False, poll_initial_s=0.05, poll_max_s=0.05)
     return [
@@ -144,7 +131,7 @@ def main() -> None:
     text = table(rows, args.workers)
     print(text)
     if args.write_docs:
-        write_docs(text)
+        write_marked(START, END, text, "Local endpoint throughput (benchmarks/endpoint_throughput.py)")
 
 
 if __name__ == "__main__":

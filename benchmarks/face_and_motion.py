@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 import skimage.data  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks.common import write_marked  # noqa: E402
 from comfy_image.nodes.idle_portrait.motion import MotionStyle, generate_motion  # noqa: E402
 from handler.face import FaceDetector  # noqa: E402
 from handler.photo import normalize_photo  # noqa: E402
@@ -67,17 +68,6 @@ def run(repeat: int) -> str:
     return "\n".join(["## LivePortrait pre-checks: face detection and idle motion", "", head, "", *rows, ""])
 
 
-def write(section: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{section}{END}"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=20)
@@ -86,7 +76,7 @@ def main() -> None:
     section = run(args.repeat)
     print(section)
     if args.write:
-        write(section)
+        write_marked(BEGIN, END, section)
 
 
 if __name__ == "__main__":

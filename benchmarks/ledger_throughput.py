@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from redis.asyncio import Redis  # noqa: E402
 
+from benchmarks.common import write_marked  # noqa: E402
 from bot.ledger import Ledger  # noqa: E402
 
 BEGIN, END = "<!-- ledger_throughput:begin -->", "<!-- ledger_throughput:end -->"
@@ -121,7 +122,6 @@ def machine() -> str:
 
 def render(rows: list[tuple[str, int, float, float]], pairs: int) -> str:
     lines = [
-        BEGIN,
         f"{machine()}, {time.strftime('%Y-%m-%d')}. {pairs} reserve+finalize pairs per row (half charged, half "
         "refunded); the baseline is a pipeline-less `INCR` loop from the same client at the same concurrency.",
         "",
@@ -137,20 +137,8 @@ def render(rows: list[tuple[str, int, float, float]], pairs: int) -> str:
         "A pair is three round trips (`HGETALL` of the job, then the `reserve` and `finalize` Lua scripts by",
         "`EVALSHA`), so the ideal ratio is ~0.33; the rest is the scripts' work (7-8 keys, two stream `XADD`s each).",
         "Run: `.venv/bin/python benchmarks/ledger_throughput.py --write`.",
-        END,
     ]
     return "\n".join(lines)
-
-
-def write_section(text: str, title: str) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    current = doc.read_text()
-    if BEGIN in current:
-        head, rest = current.split(BEGIN, 1)
-        current = head + text + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + f"\n\n## {title}\n\n{text}\n"
-    doc.write_text(current)
 
 
 async def main() -> None:
@@ -169,7 +157,7 @@ async def main() -> None:
     text = render(rows, args.pairs)
     print(text)
     if args.write:
-        write_section(text, "Ledger throughput (benchmarks/ledger_throughput.py)")
+        write_marked(BEGIN, END, text, "Ledger throughput (benchmarks/ledger_throughput.py)")
 
 
 if __name__ == "__main__":

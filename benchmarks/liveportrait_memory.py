@@ -23,6 +23,7 @@ import skimage.data  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks.common import write_marked  # noqa: E402
 from comfy_image.nodes.idle_portrait.animate import render_clip  # noqa: E402
 from comfy_image.nodes.idle_portrait.motion import generate_motion  # noqa: E402
 from handler.face import FaceDetector  # noqa: E402
@@ -102,14 +103,7 @@ def main() -> None:
     section = run(args.frames)
     print(section)
     if args.write:
-        path = ROOT / "docs" / "benchmarks.md"
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        block = f"{BEGIN}\n{section}{END}"
-        if BEGIN in text and END in text:
-            text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-        path.write_text(text)
+        write_marked(BEGIN, END, section)
 
 
 if __name__ == "__main__":
