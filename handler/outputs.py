@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from workflows.contract import OutputKind
+from workflows.contract import OutputItem, OutputKind
 
 _VIDEO_EXTENSIONS = {".mp4", ".webm", ".mov", ".mkv", ".avi"}
 _EXTRA_TYPES = {".webp": "image/webp", ".webm": "video/webm", ".mkv": "video/x-matroska", ".flac": "audio/flac"}
@@ -23,6 +24,21 @@ class ProducedFile:
     @property
     def filename(self) -> str:
         return self.path.name
+
+    @cached_property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def item(self, **delivery: str) -> OutputItem:
+        """This file as a job output, delivered as ``url``/``key`` or ``data``."""
+        return OutputItem(
+            node_id=self.node_id,
+            kind=self.kind,
+            filename=self.filename,
+            content_type=self.content_type,
+            size=self.size,
+            **delivery,
+        )
 
 
 @dataclass(frozen=True)

@@ -107,22 +107,12 @@ def upload(files: list[ProducedFile], target: S3Target, job_id: str, ttl_s: int)
         except (Boto3Error, BotoCoreError, ClientError, OSError) as exc:
             log.warning("upload failed", extra={"fields": {"bucket": target.bucket, "key": key, "error": str(exc)}})
             raise JobError(ErrorCode.STORAGE_FAILED, bucket=target.bucket, key=key, reason=type(exc).__name__) from exc
-        items.append(
-            OutputItem(
-                node_id=produced.node_id,
-                kind=produced.kind,
-                filename=produced.filename,
-                content_type=produced.content_type,
-                size=produced.path.stat().st_size,
-                url=url,
-                key=key,
-            )
-        )
+        items.append(produced.item(url=url, key=key))
     return items
 
 
 def _put(client: Any, produced: ProducedFile, bucket: str, key: str) -> None:
-    if produced.path.stat().st_size <= SINGLE_PUT_MAX_BYTES:
+    if produced.size <= SINGLE_PUT_MAX_BYTES:
         with produced.path.open("rb") as body:
             client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=produced.content_type)
     else:
@@ -130,7 +120,7 @@ def _put(client: Any, produced: ProducedFile, bucket: str, key: str) -> None:
 
 
 def inline(files: list[ProducedFile], max_bytes: int) -> list[OutputItem]:
-    total = sum(produced.path.stat().st_size for produced in files)
+    total = sum(produced.size for produced in files)
     if total > max_bytes:
         raise JobError(
             ErrorCode.INVALID_INPUT,
@@ -139,17 +129,7 @@ def inline(files: list[ProducedFile], max_bytes: int) -> list[OutputItem]:
             total_bytes=total,
             limit_bytes=max_bytes,
         )
-    return [
-        OutputItem(
-            node_id=p.node_id,
-            kind=p.kind,
-            filename=p.filename,
-            content_type=p.content_type,
-            size=p.path.stat().st_size,
-            data=base64.b64encode(p.path.read_bytes()).decode("ascii"),
-        )
-        for p in files
-    ]
+    return [p.item(data=base64.b64encode(p.path.read_bytes()).decode("ascii")) for p in files]
 
 
 def deliver(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.handlers.common import caller
+from bot.handlers.common import caller, own_job
 from bot.services import svc
 from bot.texts import t
 
@@ -25,9 +25,8 @@ async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     assert query is not None and query.data is not None
     s = svc(context)
     me = await caller(update, context)
-    job_id = query.data.split(":", 1)[1]
-    job = await s.ledger.job(job_id)
-    ok = job is not None and job.get("uid") == str(me.uid) and await s.tracker.request_cancel(job_id)
+    job_id = await own_job(context, query.data, me.uid)
+    ok = job_id is not None and await s.tracker.request_cancel(job_id)
     await query.answer(t(me.lang, "cancel_requested" if ok else "cancel_none"))
 
 

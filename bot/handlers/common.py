@@ -47,3 +47,10 @@ def draft_choice(data: str) -> tuple[str, str]:
     """
     parts = data.split(":", 2)
     return (parts[1], parts[2]) if len(parts) == 3 else ("", "")
+
+
+async def own_job(context: ContextTypes.DEFAULT_TYPE, data: str, uid: int) -> str | None:
+    """The job named by ``<kind>:<job id>`` button data, only when it is the caller's own (else None)."""
+    job_id = data.split(":", 1)[1] if ":" in data else ""
+    job = await svc(context).ledger.job(job_id) if job_id else None
+    return job_id if job is not None and job.get("uid") == str(uid) else None

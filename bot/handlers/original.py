@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.constants import FileSizeLimit
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
-from bot.handlers.common import caller
+from bot.handlers.common import caller, own_job
 from bot.media import output_bytes
 from bot.services import svc
 from bot.texts import t
@@ -19,9 +19,8 @@ async def original(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert query is not None and query.data is not None
     s = svc(context)
     me = await caller(update, context)
-    job_id = query.data.split(":", 1)[1]
-    job = await s.ledger.job(job_id)
-    output = await stored_output(s.ledger, job_id) if job and job.get("uid") == str(me.uid) else None
+    job_id = await own_job(context, query.data, me.uid)
+    output = await stored_output(s.ledger, job_id) if job_id else None
     item = next((i for i in output.outputs if i.kind == OutputKind.IMAGE), None) if output else None
     if item is None:
         await query.answer(t(me.lang, "original_gone"), show_alert=True)
