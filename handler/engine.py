@@ -121,8 +121,11 @@ class ComfyEngine:
         self.comfy.model_management.interrupt_current_processing(True)
         return True
 
-    def free_memory(self) -> None:
-        """Drop loaded models and cached tensors (after an out-of-memory error)."""
+    async def free_memory(self) -> None:
+        """Drop loaded models and cached tensors (after an out-of-memory error), on the engine's thread."""
+        await self._on_thread(self._free_memory)
+
+    def _free_memory(self) -> None:
         mm = self.comfy.model_management
         mm.unload_all_models()
         mm.soft_empty_cache()

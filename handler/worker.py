@@ -93,24 +93,27 @@ class Worker:
             log.info("job done", extra={"fields": {"outputs": len(output.outputs), **output.timings.model_dump()}})
             return output.model_dump(mode="json", exclude_none=True)
         except JobError as err:
-            return self._failure(err)
+            return await self._failure(err)
         except asyncio.CancelledError:
             log.info("job cancelled by the platform")
             raise
         except Exception:
             log.exception("job failed unexpectedly")
-            return self._failure(JobError(ErrorCode.INTERNAL))
+            return await self._failure(JobError(ErrorCode.INTERNAL))
         finally:
             self._stops.pop(job_id, None)
             files.cleanup_inputs()
             files.cleanup_outputs()
             job_id_var.reset(token)
 
-    def _failure(self, err: JobError) -> dict[str, Any]:
+    async def _failure(self, err: JobError) -> dict[str, Any]:
         log.warning("job failed", extra={"fields": {"code": err.code, "error": err.message}})
         result: dict[str, Any] = {"error": err.info().model_dump_json()}
-        if err.code is ErrorCode.OUT_OF_MEMORY:
-            self.engine.free_memory()
+        if err.details.get("stuck"):
+            # The engine thread is still inside a node that ignores interrupts: only a new process is healthy.
+            result["refresh_worker"] = True
+        elif err.code is ErrorCode.OUT_OF_MEMORY:
+            await self.engine.free_memory()
             result["refresh_worker"] = True  # a fresh process is the surest way back to a clean GPU
         return result
 
@@ -161,7 +164,8 @@ class Worker:
             return await self._settle(task, ErrorCode.TIMEOUT)
         except asyncio.CancelledError:
             self.cancel(job_id, ErrorCode.CANCELLED)
-            await asyncio.shield(self._settle_quietly(task))
+            with contextlib.suppress(JobError):
+                await asyncio.shield(self._settle(task, ErrorCode.CANCELLED))
             raise
 
     async def _settle(self, task: asyncio.Future[EngineResult], code: ErrorCode) -> EngineResult:
@@ -170,7 +174,3 @@ class Worker:
             return await asyncio.wait_for(asyncio.shield(task), timeout=self.settings.interrupt_grace_s)
         except TimeoutError as exc:
             raise JobError(code, stuck=True) from exc
-
-    async def _settle_quietly(self, task: asyncio.Future[EngineResult]) -> None:
-        with contextlib.suppress(JobError, TimeoutError):
-            await asyncio.wait_for(asyncio.shield(task), timeout=self.settings.interrupt_grace_s)

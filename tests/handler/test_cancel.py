@@ -65,3 +65,20 @@ async def test_cancel_that_arrives_before_execution(worker: Any) -> None:
     error = failed(await run_job(worker, {"workflow": graphs.empty_image()}, job_id="early-1"))
     assert error.code == "CANCELLED"
     ok(await run_job(worker, {"workflow": graphs.empty_image()}, job_id="early-1"))
+
+
+async def test_a_node_that_ignores_the_interrupt_asks_for_a_fresh_worker(
+    worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One large blur: a single node with no interrupt point, far longer than the timeout plus the grace.
+    blur = graphs.empty_image(2048, 2048)
+    blur["3"] = {"class_type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": 31, "sigma": 3.0}}
+    blur["2"]["inputs"]["images"] = ["3", 0]
+    monkeypatch.setattr(worker.settings, "job_timeout_s", 0.2)
+    monkeypatch.setattr(worker.settings, "interrupt_grace_s", 0.01)
+    result = await run_job(worker, {"workflow": blur})
+    assert result.get("refresh_worker") is True
+    error = failed(result)
+    assert (error.code, error.details.get("stuck")) == ("TIMEOUT", True)
+    monkeypatch.undo()
+    ok(await run_job(worker, {"workflow": graphs.empty_image()}))  # runs once the blur has finished
