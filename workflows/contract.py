@@ -99,7 +99,6 @@ class OutputItem(BaseModel):
 
 
 class Timings(BaseModel):
-    queue_ms: float = 0.0
     prepare_ms: float = 0.0
     validate_ms: float = 0.0
     execute_ms: float = 0.0
