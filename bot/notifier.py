@@ -1,4 +1,4 @@
-"""The tracker's voice in Telegram: one status message per job, edited at most every few seconds, then the result."""
+"""The job lifecycle's voice in Telegram: one status message per job, edited at most every few seconds, then the result."""
 
 from __future__ import annotations
 

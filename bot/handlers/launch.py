@@ -1,4 +1,4 @@
-"""Turning a confirmed draft into a job: reserve the credits, make the message the job's status, start tracking."""
+"""Turning a confirmed draft into a job: reserve the credits, make the message the job's status, queue its first step."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ async def launch(
         [[InlineKeyboardButton(t(me.lang, "cancel_button"), callback_data=f"cancel:{job_id}")]]
     )
     await query.edit_message_text(t(me.lang, "status_reserved"), reply_markup=markup)
-    await s.tracker.track(job_id)
+    await s.lifecycle.start_job(job_id)
 
 
 def _refusal(lang: str, status: str, cost: int, balance: int) -> str:

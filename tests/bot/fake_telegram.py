@@ -7,6 +7,7 @@ errors (429 with retry_after, "message is not modified", "file too big") per met
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -19,6 +20,7 @@ from telegram.request import BaseRequest, RequestData
 
 BOT_ID = 999000
 BOT_USERNAME = "credits_test_bot"
+UPLOADS = frozenset({"sendPhoto", "sendDocument", "sendVideo"})
 
 
 @dataclass
@@ -38,6 +40,7 @@ class FakeTelegram(BaseRequest):
         self.files: dict[str, bytes] = {}  # file_id -> content users "uploaded"
         self.errors: dict[str, list[tuple[int, str, dict[str, Any], int | None]]] = {}
         self._ids = itertools.count(1000)
+        self.upload_delay_s = 0.0  # how long sending a photo/document/video takes (a crash can land mid-upload)
 
     # BaseRequest --------------------------------------------------------------------------------------------
 
@@ -78,6 +81,8 @@ class FakeTelegram(BaseRequest):
             if parameters:
                 body["parameters"] = parameters
             return code, json.dumps(body).encode()
+        if self.upload_delay_s and api_method in UPLOADS:
+            await asyncio.sleep(self.upload_delay_s)  # cancelled here (a stop, a crash), nothing was delivered
         self.calls.append(call)
         result = self._result(api_method, params)
         if isinstance(result, dict) and "message_id" in result:

@@ -178,6 +178,7 @@ async def test_queue_full(redis: Redis, runpod_settings: RunPodSettings, fake_ru
         await imagine(bot, uid=2)
         assert "very busy" in bot.telegram.last_text(2)
         assert await bot.ledger.balance(2) == 3
+        await eventually(lambda: len(fake_runpod.jobs) == 1)  # its first step (submit) runs on the queue
         fake_runpod.finish_held(completed_image())
         await bot.settle()
 
