@@ -206,8 +206,8 @@ class RunPodClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    # ----- operations. Each call type has one retry policy: /run, /runsync, /retry and /purge-queue create or
-    # destroy work and are sent once; /status, /stream, /health and /cancel are idempotent and retried.
+    # ----- operations. Each call type has one retry policy: /run, /runsync and /retry create work and are sent
+    # once; /status, /stream, /health, /cancel and /purge-queue are idempotent and retried.
     async def run(
         self,
         input: dict[str, Any],
@@ -245,7 +245,8 @@ class RunPodClient:
         return EndpointHealth.model_validate(await self._idempotent("GET", "/health"))
 
     async def purge_queue(self) -> PurgeResult:
-        return PurgeResult.model_validate(await self._submit("/purge-queue"))
+        # Idempotent in effect (the queue ends empty either way), so it is retried like a read.
+        return PurgeResult.model_validate(await self._idempotent("POST", "/purge-queue"))
 
     async def wait(self, job_id: str, *, deadline_s: float, on_progress: ProgressHook | None = None) -> JobStatus:
         """Poll /status until the job is final or ``deadline_s`` passes; then cancel it and report TIMED_OUT.

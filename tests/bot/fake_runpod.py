@@ -102,6 +102,7 @@ class FakeRunPod:
         self.cancels: list[str] = []
         self.script: Script = lambda _input: [queued(), running(40.0), completed_image()]
         self.fail_runs = 0  # answer the next N /run calls with HTTP 500 (no job created)
+        self.throttle_runs = 0  # answer the next N /run calls with HTTP 429 (rate limited: surely no job)
         self.lose_run_answers = 0  # create the next N jobs but answer 502 (a lost answer: the job exists)
         self.run_delay_s = 0.0  # create the job at once, answer after this long (a crash can land in between)
         self.by_request: dict[str, list[FakeJob]] = {}  # every job ever created, per request (its input)
@@ -132,6 +133,9 @@ class FakeRunPod:
         if self.fail_runs > 0:
             self.fail_runs -= 1
             return JSONResponse({"error": "internal"}, status_code=500)
+        if self.throttle_runs > 0:
+            self.throttle_runs -= 1
+            return JSONResponse({"error": "rate limit exceeded"}, status_code=429, headers={"Retry-After": "0"})
         body = await request.json()
         self.runs.append(body)
         job = FakeJob(id=f"rp-{uuid.uuid4().hex[:10]}", body=body, steps=list(self.script(body["input"])))

@@ -277,6 +277,16 @@ async def test_a_run_that_may_have_arrived_is_never_resent(
     assert await ledger.balance(1) == 10
 
 
+async def test_a_run_refused_with_429_is_sent_again(ledger: Ledger, client: RunPodClient, fake: FakeRunPod) -> None:
+    """A 429 means RunPod took nothing: sending /run again cannot make a second job."""
+    fake.throttle_runs = 2
+    notifier = RecordingNotifier()
+    await new_job(ledger)
+    await run_to_end(ledger, client, notifier)
+    assert client.requests_made["run"] == 3 and len(fake.runs) == 1
+    assert notifier.of("settled") == [(True, None, {})]
+
+
 async def test_a_lost_run_answer_is_resolved_by_runpods_webhook(
     ledger: Ledger, client: RunPodClient, fake: FakeRunPod
 ) -> None:

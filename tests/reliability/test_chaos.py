@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.ledger import Ledger, to_str
 from bot.runpod_client import RunPodSettings
@@ -201,7 +202,11 @@ class Chaos:
             self.fake.run_delay_s = 0.0
 
     async def tries(self, step: str) -> int:
-        return int(await self.observer.get(f"arq:retry:{step}") or 0)
+        for _ in range(20):  # the observer's connection may be one Redis restart old
+            with contextlib.suppress(RedisConnectionError):
+                return int(await self.observer.get(f"arq:retry:{step}") or 0)
+            await asyncio.sleep(0.1)
+        return 0
 
     async def time_takeover(self, retries: dict[str, int], killed_at: float) -> None:
         """How long until each step the dead process held started again in another one (arq's retry counter
