@@ -119,6 +119,9 @@ class Lifecycle:
         """Run steps in this process (alongside every other bot process on the same Redis)."""
         s = self.settings
         every = max(1, int(s.sweep_interval_s))
+        arq_log = logging.getLogger("arq")
+        if arq_log.level == logging.NOTSET:  # arq logs every step at INFO: thousands of lines per minute under load
+            arq_log.setLevel(logging.WARNING)
         worker = Worker(
             self._functions(),
             queue_name=self.keys.queue,

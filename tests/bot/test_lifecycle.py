@@ -370,7 +370,7 @@ async def test_a_dead_process_step_is_taken_over_when_its_in_progress_key_expire
     lc = make_lifecycle(ledger, client, RecordingNotifier())
     await lc.start_job("job1")
     step = keys.step("job1", Step.SUBMIT)
-    await ledger.redis.set(keys.in_progress(step), b"1", px=500)  # a process died while running the step
+    await ledger.redis.set(keys.in_progress(step), b"1", px=1500)  # a process died while running the step
     notifier = RecordingNotifier()
     async with queue_worker(ledger, client, notifier):
         await asyncio.sleep(0.2)
