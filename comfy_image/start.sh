@@ -28,7 +28,8 @@ if [[ -n "${MODELS_MANIFEST:-}" ]]; then manifest=(--manifest "${MODELS_MANIFEST
 # Prefix that runs a command as the worker user when the container started as root.
 drop=()
 if [[ "$(id -u)" == "0" && "${uid}" != "0" ]]; then
-    drop=(setpriv --reuid="${uid}" --regid="${uid}" --clear-groups -- env HOME="$(getent passwd "${uid}" | cut -d: -f6)")
+    home="$(getent passwd "${uid}" | cut -d: -f6 || true)"
+    drop=(setpriv --reuid="${uid}" --regid="${uid}" --clear-groups -- env HOME="${home:-/tmp}")
 fi
 
 idle() {
