@@ -167,6 +167,11 @@ class RestApi:
             raise ApiError(f"{method} {path}: {exc}") from exc
         if response.status_code == 401:
             raise ApiError(f"{method} {path}: HTTP 401: RUNPOD_API_KEY is missing, wrong or lacks this permission")
+        if response.status_code in (404, 410) and method == "GET":
+            raise ApiError(
+                f"{method} {path}: HTTP {response.status_code}: this API version may be retired (RunPod announced "
+                "REST v1's end for 2026-11-15); create the endpoint in the console instead (docs/deploy.md, step 6)"
+            )
         if response.status_code >= 400:
             raise ApiError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}")
         return response.json() if response.content else None

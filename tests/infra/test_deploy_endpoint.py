@@ -105,3 +105,9 @@ def test_show_prints_the_bodies_without_calling_the_api(api: RunPodRestStandIn) 
     result = deploy(api, "show", RUNPOD_REST_URL="http://127.0.0.1:9/v1")
     assert result.returncode == 0, result.stderr
     assert '"imageName": "' + IMAGE + '"' in result.stdout
+
+
+def test_a_retired_api_version_says_what_to_do_instead(api: RunPodRestStandIn) -> None:
+    result = deploy(api, "apply", RUNPOD_REST_URL=api.base_url.replace("/v1", "/v0"))
+    assert result.returncode == 1
+    assert "HTTP 404: this API version may be retired" in result.stderr and "docs/deploy.md, step 6" in result.stderr
