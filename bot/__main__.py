@@ -13,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 from telegram import Update
 
+from bot import preflight
 from bot.app import build_application
 from bot.embedded import EmbeddedRedis, LocalEndpointProcess
 from bot.ledger import Ledger
@@ -26,6 +27,8 @@ def main() -> None:
     settings = BotSettings()
     if not settings.telegram_bot_token.get_secret_value():
         sys.exit("TELEGRAM_BOT_TOKEN is required (create a bot with @BotFather); see docs/bot.md")
+    if found := preflight.problems(preflight.EndpointEnv(), preflight.local_endpoint_available()):
+        sys.exit("\n".join(found))
     setup_logging(settings.log_level, secrets=secret_values(settings))
     embedded = EmbeddedRedis(settings.redis_data_dir) if not settings.redis_url else None
     local = LocalEndpointProcess() if not settings.runpod_endpoint_id else None

@@ -1,0 +1,53 @@
+"""The bot stops at start-up with a clear message when its deployment settings are incomplete.
+
+Runs ``python -m bot`` as the bot image does: a folder holding only what Dockerfile.bot copies (bot/,
+workflows/, pyproject.toml), so there is no handler package and no local endpoint to start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from handler.settings import REPO_ROOT
+
+
+@pytest.fixture
+def bot_image_app(tmp_path: Path) -> Path:
+    app = tmp_path / "app"
+    for folder in ("bot", "workflows"):
+        shutil.copytree(REPO_ROOT / folder, app / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO_ROOT / "pyproject.toml", app)
+    return app
+
+
+def start_bot(app: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RUNPOD_", "TELEGRAM_", "REDIS_", "PUBLIC_"))}
+    clean |= {"PYTHONPATH": str(app), "TELEGRAM_BOT_TOKEN": "123:fake", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=app, env=clean | env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_no_endpoint_id_in_the_bot_image_stops_without_starting_a_local_endpoint(bot_image_app: Path) -> None:
+    result = start_bot(bot_image_app)
+    assert result.returncode == 1
+    assert "RUNPOD_ENDPOINT_ID is not set and this image has no local endpoint" in result.stderr
+    assert "handler.local_endpoint" not in result.stderr  # no attempt to start it
+
+
+def test_endpoint_id_without_api_key_stops_with_the_missing_name(bot_image_app: Path) -> None:
+    result = start_bot(bot_image_app, RUNPOD_ENDPOINT_ID="abc123")
+    assert result.returncode == 1
+    assert "RUNPOD_ENDPOINT_ID is set but RUNPOD_API_KEY is not" in result.stderr
+
+
+def test_the_dockerfile_ships_no_handler_package() -> None:
+    text = (REPO_ROOT / "Dockerfile.bot").read_text()
+    assert "COPY bot/ bot/" in text
+    assert "handler" not in "".join(line for line in text.splitlines() if line.startswith("COPY"))
