@@ -23,11 +23,13 @@ from bot.runpod_client import RunPodClient
 from bot.runpod_webhook import RunPodWebhookServer
 from bot.services import KEY, Services
 from bot.settings import BotSettings
+from bot.stars import StarsReconciler
 from bot.tracker import JobTracker
 
 log = logging.getLogger("bot.app")
 
 WEBHOOK = "runpod_webhook"
+STARS = "stars"
 InputBuilder = Callable[[JobRecord], Awaitable[dict[str, Any]]]
 COMMANDS = [
     ("imagine", "Generate an image"),
@@ -70,6 +72,7 @@ def build_application(
     drafts = Drafts(ledger.redis, settings.redis_prefix)
     app.bot_data[KEY] = Services(settings, ledger, drafts, endpoint, tracker)
     app.bot_data[admin.BROADCASTER] = Broadcaster(app.bot, ledger, settings.broadcast_rate_per_s, tracker.owner)
+    app.bot_data[STARS] = StarsReconciler(app.bot, ledger, settings.stars_reconcile_interval_s)
 
     gate.register(app)
     for module in (start, balance, imagine, animate, cancel, original, payments):
@@ -85,6 +88,7 @@ async def start_services(app: Application) -> None:  # type: ignore[type-arg]
     services: Services = app.bot_data[KEY]
     await services.tracker.start()
     await app.bot_data[admin.BROADCASTER].resume()
+    app.bot_data[STARS].start()
     s = services.settings
     if s.runpod_webhook_url and s.runpod_webhook_secret is not None:
         hook = RunPodWebhookServer(
@@ -106,6 +110,7 @@ async def stop_services(app: Application) -> None:  # type: ignore[type-arg]
     hook: RunPodWebhookServer | None = app.bot_data.pop(WEBHOOK, None)
     if hook is not None:
         await hook.stop()
+    await app.bot_data[STARS].stop()
     await app.bot_data[admin.BROADCASTER].stop()
     await services.tracker.stop()
 
