@@ -208,6 +208,14 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "en": "Use /imagine <prompt> for an image or send a photo to animate it. /help for more.",
         "ru": "Используйте /imagine <описание> для картинки или отправьте фото, чтобы оживить его. /help — подробнее.",
     },
+    "error_update": {
+        "en": "❌ Something went wrong on my side; it has been reported (code {trace}). Please try again.",
+        "ru": "❌ У меня что-то сломалось; мы уже знаем (код {trace}). Попробуйте ещё раз.",
+    },
+    "button_stale": {
+        "en": "This button is no longer active.",
+        "ru": "Эта кнопка больше не действует.",
+    },
 }
 
 

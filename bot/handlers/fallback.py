@@ -1,9 +1,9 @@
-"""What is left: the prompt after a bare /imagine, unknown commands, and anything else."""
+"""What is left: the prompt after a bare /imagine, unknown commands, stale or unknown buttons, and anything else."""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.handlers import imagine
 from bot.handlers.common import caller
@@ -27,6 +27,15 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await update.effective_message.reply_text(t(me.lang, "unknown_command"))
 
 
+async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button no handler knows (an old keyboard after an update, forged data): stop its spinner, say so."""
+    query = update.callback_query
+    assert query is not None
+    me = await caller(update, context)
+    await query.answer(t(me.lang, "button_stale"))
+
+
 def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CallbackQueryHandler(stale_button))
     app.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text))

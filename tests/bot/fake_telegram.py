@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,7 @@ class FakeTelegram(BaseRequest):
         self._ids = itertools.count(1000)
         # Telegram's record of Stars: what getStarTransactions serves (chronological, as documented).
         self.star_transactions: list[dict[str, Any]] = []
+        self._answered: set[str] = set()  # callback query ids
 
     # BaseRequest --------------------------------------------------------------------------------------------
 
@@ -146,6 +148,12 @@ class FakeTelegram(BaseRequest):
         if method == "sendVideo":
             video = {"file_id": "vid-out", "file_unique_id": "u3", "width": 1, "height": 1, "duration": 10}
             return self._message(params, video=video)
+        if method == "answerCallbackQuery":
+            query_id = str(params["callback_query_id"])
+            if query_id in self._answered:  # Telegram takes one answer per query
+                return _Error(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+            self._answered.add(query_id)
+            return True
         if method == "getStarTransactions":
             offset = int(params.get("offset") or 0)
             limit = int(params.get("limit") or 100)
@@ -321,7 +329,7 @@ class Users:
             "text": "...",
         }
         query = {
-            "id": str(next(self._update_ids)),
+            "id": uuid.uuid4().hex,  # unique across bots sharing this fake, as Telegram's are
             "from": self._user(uid, lang),
             "chat_instance": str(uid),
             "data": data,
