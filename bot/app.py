@@ -15,7 +15,7 @@ from bot import blocking
 from bot.broadcast import Broadcaster
 from bot.drafts import Drafts
 from bot.flood import ChatRateLimiter
-from bot.handlers import admin, animate, balance, cancel, fallback, gate, imagine, original, payments, start
+from bot.handlers import admin, animate, balance, cancel, fallback, gate, imagine, original, payments, start, support
 from bot.handlers.errors import on_error
 from bot.job_input import build_input
 from bot.jobs import JobRecord
@@ -78,13 +78,14 @@ def build_application(
     services = app.bot_data[KEY] = Services(settings, ledger, drafts, endpoint, tracker)
     limiter.on_blocked = lambda uid: blocking.blocked(services, uid, "403")
     app.bot_data[admin.BROADCASTER] = Broadcaster(app.bot, ledger, settings.broadcast_rate_per_s, tracker.owner)
-    app.bot_data[STARS] = StarsReconciler(app.bot, ledger, settings.stars_reconcile_interval_s)
+    app.bot_data[STARS] = StarsReconciler(app.bot, ledger, settings.stars_reconcile_interval_s, settings.free_credits)
 
     gate.register(app)
     blocking.register(app)
     for module in (start, balance, imagine, animate, cancel, original, payments):
         module.register(app)
     admin.register(app, settings.admin_ids)
+    support.register(app, settings.admin_ids)
     fallback.register(app)
     app.add_error_handler(on_error)
     return app

@@ -19,7 +19,7 @@ from telegram.constants import TransactionPartnerUser as PartnerType
 from telegram.error import TelegramError
 
 from bot.ledger import Ledger, to_str
-from bot.texts import t
+from bot.texts import pick_language, t
 
 log = logging.getLogger("bot.stars")
 PAGE = 100  # the Bot API's maximum
@@ -61,10 +61,11 @@ async def tell_paid(bot: Bot, ledger: Ledger, uid: int, credits: int, balance: i
 
 
 class StarsReconciler:
-    def __init__(self, bot: Bot, ledger: Ledger, interval_s: float) -> None:
+    def __init__(self, bot: Bot, ledger: Ledger, interval_s: float, free_credits: int) -> None:
         self.bot = bot
         self.ledger = ledger
         self.interval_s = interval_s
+        self.free_credits = free_credits
         self._cursor = f"{ledger.keys.p}stars:seen"  # transactions already reconciled (the list only grows)
         self._task: asyncio.Task[None] | None = None
 
@@ -127,6 +128,9 @@ class StarsReconciler:
         if pack is None:
             log.error("a Stars payment with a payload that is not ours", extra={"charge": tx.id, "uid": uid})
             return
+        # Registered first, as the update's handler does: a user record made by the credit alone would be
+        # taken for a new user by the next update (registration sets the balance).
+        await self.ledger.register(uid, self.free_credits, pick_language(partner.user.language_code))
         outcome = await self.ledger.credit_payment(tx.id, uid, pack.credits, tx.amount, pack.pack)
         if not outcome.ok:
             return  # credited already (by the update, or an earlier pass)

@@ -185,11 +185,22 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "кредитов можно вернуть через /paysupport.",
     },
     "paysupport": {
-        "en": "Payment problems? Write here with your payment date and amount; unused credits can be refunded "
-        "in Stars. Failed generations are refunded in credits automatically.",
-        "ru": "Проблемы с оплатой? Напишите сюда дату и сумму платежа; неиспользованные кредиты можно вернуть "
-        "в Stars. Неудачные генерации возвращаются в кредитах автоматически.",
+        "en": "Payment problems? Write your message now (one message, with the payment date and amount): it goes "
+        "to our team together with your recent payments, and the answer comes here. Unused credits can be "
+        "refunded in Stars. Failed generations are refunded in credits automatically.",
+        "ru": "Проблемы с оплатой? Напишите сейчас одно сообщение с датой и суммой платежа: оно уйдёт нашей "
+        "команде вместе с вашими последними платежами, а ответ придёт сюда. Неиспользованные кредиты можно "
+        "вернуть в Stars. Неудачные генерации возвращаются в кредитах автоматически.",
     },
+    "support_sent": {
+        "en": "Sent to our team; the answer will come here.",
+        "ru": "Отправлено нашей команде; ответ придёт сюда.",
+    },
+    "support_unavailable": {
+        "en": "Support can't be reached right now. Please try /paysupport again later.",
+        "ru": "Поддержка сейчас недоступна. Попробуйте /paysupport позже.",
+    },
+    "support_reply": {"en": "💬 Support: {text}", "ru": "💬 Поддержка: {text}"},
     "referral": {
         "en": "Invite friends with this link; you get {bonus} credits for each new user.\n{link}\nInvited so far: {count}.",
         "ru": "Приглашайте друзей по этой ссылке — {bonus} кредита за каждого нового пользователя.\n{link}\nПриглашено: {count}.",

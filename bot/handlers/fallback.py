@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from bot.handlers import imagine
+from bot.handlers import imagine, support
 from bot.handlers.common import caller
 from bot.services import svc
 from bot.texts import t
@@ -15,7 +15,14 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     me = await caller(update, context)
     message = update.effective_message
     assert message is not None and message.text is not None
-    if await svc(context).drafts.expected(me.uid) == imagine.INTENT:
+    s = svc(context)
+    if s.is_admin(me.uid) and await support.admin_reply(message, context, me.uid):
+        return
+    intent = await s.drafts.expected(me.uid)
+    if intent == support.INTENT:
+        await support.forward(message, context, me)
+        return
+    if intent == imagine.INTENT:
         await imagine.offer(message, context, me, message.text)
         return
     await message.reply_text(t(me.lang, "send_prompt_or_photo"))

@@ -261,8 +261,11 @@ class Users:
         else:
             await self.app.process_update(update)
 
-    async def send(self, uid: int, text: str, lang: str = "en") -> None:
+    async def send(self, uid: int, text: str, lang: str = "en", reply_to: Call | None = None) -> None:
+        """A text message; ``reply_to``: the bot's message (a recorded call) it answers, as Telegram quotes it."""
         msg = self._base_message(uid, lang) | {"text": text}
+        if reply_to is not None:
+            msg["reply_to_message"] = self.telegram._message(reply_to.params) | {"message_id": reply_to.message_id}
         if text.startswith("/"):
             command = text.split()[0]
             msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]

@@ -119,3 +119,15 @@ async def test_a_refund_interrupted_before_its_commit_is_closed_without_taking_t
         assert await bot.ledger.balance(U) == 3
         assert (await bot.ledger.payment("charge-1") or {})["state"] == "refunded"
         assert [e.reason for e in await bot.ledger.history()] == ["welcome", "payment", "payment_refund"]
+
+
+async def test_a_first_time_payer_credited_by_reconciliation_keeps_the_credits(
+    redis: Redis, runpod_settings: RunPodSettings
+) -> None:
+    telegram = FakeTelegram()
+    telegram.star_payment(U, PAYLOAD, 50, "charge-1")  # paid (the invoice came from elsewhere), update lost
+    async with running_bot(redis, runpod_settings, telegram=telegram) as bot:
+        await reconciler(bot).run_once()
+        await bot.users.send(U, "/start")  # the user's first update: not taken for a new user
+        assert await bot.ledger.balance(U) == 13
+        assert "Welcome back! Your balance: 13 credits." in bot.telegram.last_text(U)
