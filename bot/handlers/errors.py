@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import uuid
 
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
@@ -14,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.services import svc
 from bot.texts import pick_language, t
+from bot.updates import current_trace_id
 from workflows.redact import redact, secret_values, secrets_from_env
 
 log = logging.getLogger("bot.errors")
@@ -23,7 +23,7 @@ ALERTS = "error_alerts"  # bot_data key: error kind -> when the admins were last
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
-    trace = uuid.uuid4().hex[:12]
+    trace = current_trace_id()  # the update's own: every log line of its handling carries it
     user = update.effective_user if isinstance(update, Update) else None
     uid = user.id if user is not None else None
     log.error("update failed", exc_info=error, extra={"trace_id": trace, "uid": uid})

@@ -3,12 +3,15 @@ that hold back only their own chat."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from bot.logs import json_formatter
 from bot.runpod_client import RunPodSettings
 from tests.bot.fake_runpod import HOLD, FakeRunPod
 from tests.bot.fake_telegram import Call
@@ -152,3 +155,36 @@ async def test_pre_checkout_is_answered_while_another_chat_waits_out_a_12s_flood
     assert answer.get("ok") is True and flood.at < answer.at < waited.at and other.at < waited.at
     assert answer.at - flood.at < 10 <= waited.at - flood.at
     assert str(waited.get("text")).startswith("Balance: 3 credits.")
+
+
+async def test_every_log_line_of_an_update_carries_its_trace_id(bot: Bot) -> None:
+    capture = Lines()
+    ptb = logging.getLogger("telegram.ext.ExtBot")
+    saved = ptb.level
+    logging.getLogger().addHandler(capture)
+    ptb.setLevel(logging.DEBUG)
+    try:
+        await bot.users.send(U, "/start")
+        bot.telegram.fail("sendMessage", 400, "Bad Request: can't parse entities", chat_id=U)
+        bot.users.through_queue = True  # the real path: the update processor binds the trace id
+        await bot.users.send(U, "/balance")
+        await eventually(lambda: told(bot, U))
+    finally:
+        logging.getLogger().removeHandler(capture)
+        ptb.setLevel(saved)
+    trace = told(bot, U)[0].split("(code ")[1].split(")")[0]
+    mine = {line["msg"].split(" with ")[0] for line in capture.lines if line["trace_id"] == trace}
+    assert {"update failed", "Calling Bot API endpoint `sendMessage`"} <= mine  # ours and PTB's lines alike
+    assert all(line["trace_id"] in (None, trace) for line in capture.lines)
+
+
+class Lines(logging.Handler):
+    """Log records as the production JSON lines, parsed."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.setFormatter(json_formatter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
