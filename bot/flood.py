@@ -83,6 +83,8 @@ class ChatRateLimiter(AIORateLimiter):
                     raise
                 wait = _seconds(exc) + 0.1
                 loop_now = asyncio.get_running_loop().time()
+                if len(self._until) > 1024:  # forget waits long over
+                    self._until = {k: t for k, t in self._until.items() if t > loop_now}
                 self._until[key] = max(self._until.get(key, 0.0), loop_now + wait)
                 log.info("flood wait for one chat", extra={"endpoint": endpoint, "chat_id": key, "wait_s": wait})
             except Forbidden as exc:
