@@ -188,3 +188,13 @@ class Lines(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(json.loads(self.format(record)))
+
+
+async def test_one_users_updates_keep_their_order_while_handled_concurrently(bot: Bot) -> None:
+    bot.users.through_queue = True
+    for uid in (U, OTHER):
+        await bot.users.send(uid, "/imagine")  # then the prompt, right away: it must not overtake its command
+        await bot.users.send(uid, f"a fox for {uid}")
+    for uid in (U, OTHER):
+        await eventually(lambda: f"a fox for {uid}" in bot.telegram.last_text(uid))  # noqa: B023 - awaited here
+        assert bot.telegram.texts(uid)[0] == "Send me the prompt: what should the image show?"
