@@ -55,7 +55,7 @@ class ChatRateLimiter(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         user = user_chat(data)
-        if user is not None and self.is_blocked is not None and await self.is_blocked(user):
+        if user is not None and await self._blocked_user(user):
             raise Forbidden(NOT_SENT)
         chat_id: Any = data.get("chat_id")
         with contextlib.suppress(TypeError, ValueError):
@@ -95,6 +95,15 @@ class ChatRateLimiter(AIORateLimiter):
                         log.exception("could not record a blocked user", extra={"uid": user})
                 raise
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _blocked_user(self, user: int) -> bool:
+        if self.is_blocked is None:
+            return False
+        try:
+            return await self.is_blocked(user)
+        except Exception:  # Redis unreachable: send anyway (Telegram refuses it if the user did block us)
+            log.warning("blocked-user check failed; sending anyway", exc_info=True, extra={"uid": user})
+            return False
 
     async def _wait(self, key: object) -> None:
         until = self._until.get(key)
