@@ -114,12 +114,12 @@ class StarsReconciler:
         outgoing = tx.receiver if isinstance(tx.receiver, TransactionPartnerUser) else None
         if incoming is not None and incoming.transaction_type == PartnerType.INVOICE_PAYMENT:
             await self._credit(tx, incoming, done)
-        elif outgoing is not None and outgoing.transaction_type == PartnerType.INVOICE_PAYMENT:
+        elif outgoing is not None:  # Stars back to a user: a refund keeps its payment's id
             outcome = await self.ledger.payment_refunded(tx.id)
             if outcome.ok:
                 done.refunds += 1
                 log.warning("refund reflected in the ledger", extra={"charge": tx.id, "uid": outgoing.user.id})
-            elif outcome.status == "unknown":
+            elif outcome.status == "unknown" and outgoing.transaction_type == PartnerType.INVOICE_PAYMENT:
                 log.error("a refund of a charge the ledger never saw", extra={"charge": tx.id})
 
     async def _credit(self, tx: StarTransaction, partner: TransactionPartnerUser, done: Pass) -> None:

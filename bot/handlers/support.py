@@ -61,7 +61,7 @@ async def forward(message: Message, context: ContextTypes.DEFAULT_TYPE, me: Call
     s = svc(context)
     await s.drafts.clear(me.uid)
     user = message.from_user
-    who = f"{user.full_name}" + (f" @{user.username}" if user and user.username else "") if user else ""
+    who = (user.full_name + (f" @{user.username}" if user.username else "")) if user is not None else "?"
     payments = await recent_payments(s, me.uid)
     lines = [
         f"💬 Support request from user {me.uid} ({who}). Reply to this message to answer.",
