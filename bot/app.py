@@ -8,12 +8,15 @@ from typing import Any
 
 from telegram import BotCommand
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
+from bot import blocking
 from bot.broadcast import Broadcaster
 from bot.drafts import Drafts
-from bot.handlers import admin, animate, balance, cancel, fallback, gate, imagine, original, payments, start
+from bot.flood import ChatRateLimiter
+from bot.handlers import admin, animate, balance, cancel, fallback, gate, imagine, original, payments, start, support
+from bot.handlers.errors import on_error
 from bot.job_input import build_input
 from bot.jobs import JobRecord
 from bot.ledger import Ledger
@@ -23,11 +26,14 @@ from bot.runpod_client import RunPodClient
 from bot.runpod_webhook import RunPodWebhookServer
 from bot.services import KEY, Services
 from bot.settings import BotSettings
+from bot.stars import StarsReconciler
 from bot.tracker import JobTracker
+from bot.updates import PerUserUpdates
 
 log = logging.getLogger("bot.app")
 
 WEBHOOK = "runpod_webhook"
+STARS = "stars"
 InputBuilder = Callable[[JobRecord], Awaitable[dict[str, Any]]]
 COMMANDS = [
     ("imagine", "Generate an image"),
@@ -54,7 +60,8 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     """The bot, ready for ``run_polling``/``run_webhook`` (or ``initialize`` + ``start_services`` in tests)."""
     builder = ApplicationBuilder().token(settings.telegram_bot_token.get_secret_value())
-    builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    limiter = ChatRateLimiter(max_retries=3, is_blocked=lambda uid: blocking.is_blocked(ledger, uid))
+    builder = builder.rate_limiter(limiter).concurrent_updates(PerUserUpdates())  # type: ignore[assignment]
     if settings.telegram_base_url:
         builder = builder.base_url(settings.telegram_base_url)
     if request is not None:
@@ -68,13 +75,17 @@ def build_application(
     notifier = TelegramNotifier(app.bot, ledger, settings)
     tracker = JobTracker(ledger, endpoint, notifier, input_builder or default_builder, settings, owner)
     drafts = Drafts(ledger.redis, settings.redis_prefix)
-    app.bot_data[KEY] = Services(settings, ledger, drafts, endpoint, tracker)
+    services = app.bot_data[KEY] = Services(settings, ledger, drafts, endpoint, tracker)
+    limiter.on_blocked = lambda uid: blocking.blocked(services, uid, "403")
     app.bot_data[admin.BROADCASTER] = Broadcaster(app.bot, ledger, settings.broadcast_rate_per_s, tracker.owner)
+    app.bot_data[STARS] = StarsReconciler(app.bot, ledger, settings.stars_reconcile_interval_s, settings.free_credits)
 
     gate.register(app)
+    blocking.register(app)
     for module in (start, balance, imagine, animate, cancel, original, payments):
         module.register(app)
     admin.register(app, settings.admin_ids)
+    support.register(app, settings.admin_ids)
     fallback.register(app)
     app.add_error_handler(on_error)
     return app
@@ -85,6 +96,7 @@ async def start_services(app: Application) -> None:  # type: ignore[type-arg]
     services: Services = app.bot_data[KEY]
     await services.tracker.start()
     await app.bot_data[admin.BROADCASTER].resume()
+    app.bot_data[STARS].start()
     s = services.settings
     if s.runpod_webhook_url and s.runpod_webhook_secret is not None:
         hook = RunPodWebhookServer(
@@ -106,9 +118,6 @@ async def stop_services(app: Application) -> None:  # type: ignore[type-arg]
     hook: RunPodWebhookServer | None = app.bot_data.pop(WEBHOOK, None)
     if hook is not None:
         await hook.stop()
+    await app.bot_data[STARS].stop()
     await app.bot_data[admin.BROADCASTER].stop()
     await services.tracker.stop()
-
-
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    log.error("update failed", exc_info=context.error)

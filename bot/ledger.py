@@ -267,6 +267,20 @@ class Ledger:
         )
         return Outcome(res[0], res[1])
 
+    async def payment_refunded(self, charge_id: str) -> Outcome:
+        """Telegram refunded this payment (however it happened): reflect it once; ``duplicate`` afterwards."""
+        pay = await self.payment(charge_id)
+        if pay is None:
+            return Outcome("unknown", "0")
+        uid = int(pay["uid"])
+        k = self.keys
+        res = await self._run(
+            "payment_refunded",
+            [k.paid(charge_id), k.user(uid), k.ledger, k.uledger(uid), k.stats],
+            [charge_id, now_ms(), ULEDGER_MAXLEN],
+        )
+        return Outcome(res[0], res[1])
+
     async def referral(self, inviter: int, invitee: int, bonus: int) -> Outcome:
         k = self.keys
         res = await self._run(

@@ -66,6 +66,9 @@ class BotSettings(BaseSettings):
     payment_retry_s: float = Field(
         default=300.0, ge=0, description="how long a successful payment keeps retrying while Redis is unreachable"
     )
+    stars_reconcile_interval_s: float = Field(
+        default=600.0, ge=0, description="getStarTransactions reconciliation period (also at start); 0: at start only"
+    )
     poll_webhook_s: float = Field(default=20.0, gt=0, description="fallback poll interval when RunPod's webhook is on")
     status_edit_interval_s: float = Field(default=3.0, ge=0)
     photo_max_bytes: int = Field(default=7 * 1024 * 1024, description="RunPod's /run body is limited to 10 MB")

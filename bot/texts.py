@@ -185,11 +185,22 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "кредитов можно вернуть через /paysupport.",
     },
     "paysupport": {
-        "en": "Payment problems? Write here with your payment date and amount; unused credits can be refunded "
-        "in Stars. Failed generations are refunded in credits automatically.",
-        "ru": "Проблемы с оплатой? Напишите сюда дату и сумму платежа; неиспользованные кредиты можно вернуть "
-        "в Stars. Неудачные генерации возвращаются в кредитах автоматически.",
+        "en": "Payment problems? Write your message now (one message, with the payment date and amount): it goes "
+        "to our team together with your recent payments, and the answer comes here. Unused credits can be "
+        "refunded in Stars. Failed generations are refunded in credits automatically.",
+        "ru": "Проблемы с оплатой? Напишите сейчас одно сообщение с датой и суммой платежа: оно уйдёт нашей "
+        "команде вместе с вашими последними платежами, а ответ придёт сюда. Неиспользованные кредиты можно "
+        "вернуть в Stars. Неудачные генерации возвращаются в кредитах автоматически.",
     },
+    "support_sent": {
+        "en": "Sent to our team; the answer will come here.",
+        "ru": "Отправлено нашей команде; ответ придёт сюда.",
+    },
+    "support_unavailable": {
+        "en": "Support can't be reached right now. Please try /paysupport again later.",
+        "ru": "Поддержка сейчас недоступна. Попробуйте /paysupport позже.",
+    },
+    "support_reply": {"en": "💬 Support: {text}", "ru": "💬 Поддержка: {text}"},
     "referral": {
         "en": "Invite friends with this link; you get {bonus} credits for each new user.\n{link}\nInvited so far: {count}.",
         "ru": "Приглашайте друзей по этой ссылке — {bonus} кредита за каждого нового пользователя.\n{link}\nПриглашено: {count}.",
@@ -207,6 +218,14 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
     "send_prompt_or_photo": {
         "en": "Use /imagine <prompt> for an image or send a photo to animate it. /help for more.",
         "ru": "Используйте /imagine <описание> для картинки или отправьте фото, чтобы оживить его. /help — подробнее.",
+    },
+    "error_update": {
+        "en": "❌ Something went wrong on my side; it has been reported (code {trace}). Please try again.",
+        "ru": "❌ У меня что-то сломалось; мы уже знаем (код {trace}). Попробуйте ещё раз.",
+    },
+    "button_stale": {
+        "en": "This button is no longer active.",
+        "ru": "Эта кнопка больше не действует.",
     },
 }
 

@@ -86,11 +86,15 @@ async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Refund a Stars payment: take its credits back first; refuse when they were already spent."""
     charge = command_args(update)
     if not charge:
         await _reply(update, "Usage: /refund <telegram payment charge id>")
         return
+    await _reply(update, await refund_charge(context, charge))
+
+
+async def refund_charge(context: ContextTypes.DEFAULT_TYPE, charge: str) -> str:
+    """Refund a Stars payment: take its credits back first; refuse when they were already spent. The outcome."""
     ledger = svc(context).ledger
     begun = await ledger.refund_payment(charge, "begin")
     if not begun.ok:
@@ -100,8 +104,7 @@ async def refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "refunded": "Already refunded.",
             "refunding": "A refund of this payment is in progress.",
         }
-        await _reply(update, reasons.get(begun.status, f"Refused: {begun.status}."))
-        return
+        return reasons.get(begun.status, f"Refused: {begun.status}.")
     payment = await ledger.payment(charge)
     assert payment is not None
     try:
@@ -109,14 +112,12 @@ async def refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except BadRequest as exc:
         if "CHARGE_ALREADY_REFUNDED" not in exc.message.upper():
             await ledger.refund_payment(charge, "abort")
-            await _reply(update, f"Telegram refused the refund ({exc.message}); the credits were given back.")
-            return
+            return f"Telegram refused the refund ({exc.message}); the credits were given back."
     except TelegramError as exc:
         await ledger.refund_payment(charge, "abort")
-        await _reply(update, f"The refund failed ({exc}); the credits were given back.")
-        return
+        return f"The refund failed ({exc}); the credits were given back."
     await ledger.refund_payment(charge, "commit")
-    await _reply(update, f"Refunded {payment['stars']} Stars; {payment['credits']} credits taken back.")
+    return f"Refunded {payment['stars']} Stars; {payment['credits']} credits taken back."
 
 
 def register(app: Application, admin_ids: list[int]) -> None:  # type: ignore[type-arg]
