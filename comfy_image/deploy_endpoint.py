@@ -1,16 +1,26 @@
-"""Apply the endpoint declared in ``runpod.toml`` through RunPod's REST API: create or update, idempotently.
+"""Apply the endpoint declared in ``runpod.toml`` through RunPod's REST API v2: create or update, idempotently.
 
 ::
 
-    python -m comfy_image.deploy_endpoint show                 # the request bodies, no API call
+    python -m comfy_image.deploy_endpoint show                 # the request body, no API call
     python -m comfy_image.deploy_endpoint apply --dry-run      # what would change (reads the account)
     python -m comfy_image.deploy_endpoint apply                # make it so
 
-The template and the endpoint are found by name. Missing: created. Present: only the fields that differ from
-the declaration are sent (PATCH); equal: nothing is written. ``${NAME}`` / ``${NAME:-default}`` in the file come
-from the environment. ``RUNPOD_API_KEY`` authenticates (a key with read/write access to Serverless and
-Templates); ``RUNPOD_REST_URL`` overrides ``https://rest.runpod.io/v1`` (tests point it at a local stand-in).
-Exit status: 0 done (or nothing to do), 1 the API refused something, 2 a bad declaration or setting.
+The serverless endpoint is found by name. Missing: created (``POST /serverless``). Present: only the
+top-level fields that differ from the declaration are sent (``PATCH /serverless/{id}``); equal: nothing is
+written. In v2 the endpoint carries its container settings itself (image, disk, env, registry): a template is
+copied once at creation and later template edits never reach the endpoint, so none is used here.
+``${NAME}`` / ``${NAME:-default}`` in the file come from the environment. ``RUNPOD_API_KEY`` authenticates (a
+key with read/write access to Serverless); ``RUNPOD_REST_URL`` overrides ``https://api.runpod.io/v2`` (tests
+point it at a local stand-in). Exit status: 0 done (or nothing to do), 1 the API refused something, 2 a bad
+declaration or setting.
+
+Written from RunPod's published v2 material, not run against the real API (docs/deploy.md says what was
+checked): https://docs.runpod.io/api-reference-v2/migrate-from-v1 (paths, wrapped lists, RFC 9457 errors),
+https://api.runpod.io/v2/openapi.json as published in github.com/runpod/docs (api-reference-v2/openapi.json:
+CreateEndpointRequest, UpdateEndpointRequest, Endpoint, ErrorResponse), and the v1-to-v2 notes in
+github.com/runpod/runpod-plugins-official (skills/runpod-migrate/reference: observed ``timeout`` default 0,
+unknown fields a 422 naming them).
 """
 
 from __future__ import annotations
@@ -30,11 +40,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = ROOT / "runpod.toml"
-DEFAULT_API = "https://rest.runpod.io/v1"
+DEFAULT_API = "https://api.runpod.io/v2"
 DIGEST_REF = re.compile(r"^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$")
 VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(:-([^}]*))?\}")
-CUDA_VERSIONS = ("13.0", "12.9", "12.8", "12.7", "12.6", "12.5", "12.4", "12.3", "12.2", "12.1", "12.0", "11.8")
 VAULT_NAME = r"^[A-Za-z0-9_]+$"  # RunPod secret names
+UNORDERED = {"pools", "networkVolumes"}  # v2 places workers on any listed pool: order carries no priority
 
 
 class DeclarationError(Exception):
@@ -45,12 +55,11 @@ class ApiError(Exception):
     """RunPod's API refused a request."""
 
 
-class TemplateSpec(BaseModel):
+class ContainerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
     image: str = Field(pattern=DIGEST_REF.pattern, description="by digest, so a rollback is one field")
-    container_disk_gb: int = Field(ge=5, le=200)
+    disk_gb: int = Field(ge=5, le=200)
     registry_auth_id: str = ""
     env: dict[str, str] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict, description="env name -> RunPod secret name")
@@ -60,23 +69,23 @@ class EndpointSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)
-    gpu_type_ids: list[str] = Field(min_length=1)
+    gpu_pools: list[str] = Field(min_length=1)
     gpu_count: int = Field(ge=1, le=8)
-    allowed_cuda_versions: list[Literal[CUDA_VERSIONS]] = Field(min_length=1)  # type: ignore[valid-type]
+    min_cuda_version: str = Field(pattern=r"^\d+\.\d+$")
     workers_min: int = Field(ge=0)
     workers_max: int = Field(ge=1)
     idle_timeout_s: int = Field(ge=1, le=3600)
     execution_timeout_s: int = Field(ge=5)
-    flashboot: bool
+    flashboot: Literal["OFF", "FLASHBOOT", "PRIORITY_FLASHBOOT"]
     scaler_type: Literal["QUEUE_DELAY", "REQUEST_COUNT"]
-    scaler_value: int = Field(ge=1)
+    scaler_value: float = Field(ge=0.5)
     network_volume_id: str = ""
 
 
 class Declaration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    template: TemplateSpec
+    container: ContainerSpec
     endpoint: EndpointSpec
 
 
@@ -103,55 +112,72 @@ def load(path: Path, env: Mapping[str, str]) -> Declaration:
         declaration = Declaration.model_validate(data)
     except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
         raise DeclarationError(f"{path}: {exc}") from exc
-    for env_name, secret in declaration.template.secrets.items():
-        if not re.match(VAULT_NAME, secret) or env_name in declaration.template.env:
+    for env_name, secret in declaration.container.secrets.items():
+        if not re.match(VAULT_NAME, secret) or env_name in declaration.container.env:
             raise DeclarationError(f"{path}: secret {env_name} = {secret!r}: a RunPod secret name, not also in env")
-    if declaration.endpoint.workers_min > declaration.endpoint.workers_max:
+    endpoint = declaration.endpoint
+    if endpoint.workers_min > endpoint.workers_max:
         raise DeclarationError(f"{path}: endpoint.workers_min is above workers_max")
+    if endpoint.scaler_type == "REQUEST_COUNT" and not endpoint.scaler_value.is_integer():
+        raise DeclarationError(f"{path}: endpoint.scaler_value counts requests for REQUEST_COUNT: a whole number")
     return declaration
 
 
-def template_body(spec: TemplateSpec) -> dict[str, Any]:
-    env = dict(spec.env) | {name: f"{{{{ RUNPOD_SECRET_{secret} }}}}" for name, secret in spec.secrets.items()}
-    body: dict[str, Any] = {
+def scaling(spec: EndpointSpec) -> dict[str, Any]:
+    if spec.scaler_type == "REQUEST_COUNT":
+        return {"type": "REQUEST_COUNT", "requestCount": int(spec.scaler_value)}
+    return {"type": "QUEUE_DELAY", "queueDelay": spec.scaler_value}
+
+
+def endpoint_body(declaration: Declaration) -> dict[str, Any]:
+    """The v2 CreateEndpointRequest; each top-level field is also a valid UpdateEndpointRequest field."""
+    container, spec = declaration.container, declaration.endpoint
+    env = dict(container.env) | {name: f"{{{{ RUNPOD_SECRET_{s} }}}}" for name, s in container.secrets.items()}
+    workers: dict[str, Any] = {"min": spec.workers_min, "max": spec.workers_max}
+    if spec.scaler_type == "QUEUE_DELAY":  # v2 rejects idleTimeout beside request-count scaling (422)
+        workers["idleTimeout"] = spec.idle_timeout_s
+    return {
         "name": spec.name,
-        "imageName": spec.image,
-        "containerDiskInGb": spec.container_disk_gb,
-        "volumeInGb": 0,
+        "type": "QUEUE",
+        "image": container.image,
+        "args": "",  # the image's own command (comfy_image/start.sh)
+        "disk": container.disk_gb,
         "env": {key: value for key, value in env.items() if value != ""},
-        "dockerStartCmd": [],
-    }
-    if spec.registry_auth_id:
-        body["containerRegistryAuthId"] = spec.registry_auth_id
-    return body
-
-
-def endpoint_body(spec: EndpointSpec, template_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": spec.name,
-        "templateId": template_id,
-        "gpuTypeIds": spec.gpu_type_ids,
-        "gpuCount": spec.gpu_count,
-        "allowedCudaVersions": list(spec.allowed_cuda_versions),
-        "workersMin": spec.workers_min,
-        "workersMax": spec.workers_max,
-        "idleTimeout": spec.idle_timeout_s,
-        "executionTimeoutMs": spec.execution_timeout_s * 1000,
+        "registry": container.registry_auth_id or None,
+        # An explicit [] beside the floor clears a CUDA set an older (v1) apply may have stored.
+        "gpu": {
+            "pools": spec.gpu_pools,
+            "count": spec.gpu_count,
+            "allowedCudaVersions": [],
+            "minCudaVersion": spec.min_cuda_version,
+        },
+        "workers": workers,
+        "scaling": scaling(spec),
+        "networkVolumes": [spec.network_volume_id] if spec.network_volume_id else [],
+        "timeout": spec.execution_timeout_s * 1000,  # milliseconds; an omitted one is stored as 0
         "flashboot": spec.flashboot,
-        "scalerType": spec.scaler_type,
-        "scalerValue": spec.scaler_value,
     }
-    if spec.network_volume_id:
-        body["networkVolumeId"] = spec.network_volume_id
-    return body
+
+
+def problem(response: httpx.Response) -> str:
+    """v2 errors are RFC 9457 problems: title, status, detail, and request-validation messages in errors."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    if not isinstance(body, dict) or "detail" not in body:
+        return response.text[:500]
+    errors = body.get("errors") or []
+    return f"{body.get('title', '')}: {body['detail']}" + "".join(f"\n  {error}" for error in errors)
 
 
 class RestApi:
-    """The few calls of RunPod's REST API this needs: list, create and update templates and endpoints."""
+    """The few calls of RunPod's REST API v2 this needs: list, create and update serverless endpoints."""
 
     def __init__(self, base_url: str, api_key: str, transport: httpx.BaseTransport | None = None) -> None:
+        self._base_url = base_url.rstrip("/")
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/"),
+            base_url=self._base_url,
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=httpx.Timeout(30.0),
             transport=transport,
@@ -165,34 +191,44 @@ class RestApi:
             response = self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:
             raise ApiError(f"{method} {path}: {exc}") from exc
-        if response.status_code == 401:
-            raise ApiError(f"{method} {path}: HTTP 401: RUNPOD_API_KEY is missing, wrong or lacks this permission")
-        if response.status_code in (404, 410) and method == "GET":
+        status = response.status_code
+        if status == 401:
+            raise ApiError(f"{method} {path}: HTTP 401: RUNPOD_API_KEY is missing or wrong")
+        if status == 403:
+            hint = "the key needs read/write access to Serverless"
+            raise ApiError(f"{method} {path}: HTTP 403 {problem(response)}\n({hint})")
+        if status in (404, 410) and method == "GET":
             raise ApiError(
-                f"{method} {path}: HTTP {response.status_code}: this API version may be retired (RunPod announced "
-                "REST v1's end for 2026-11-15); create the endpoint in the console instead (docs/deploy.md, step 6)"
+                f"{method} {self._base_url}{path}: HTTP {status}: no such API path; RUNPOD_REST_URL should be "
+                f"{DEFAULT_API} (REST v1 at rest.runpod.io/v1 was retired on 2026-12-01)"
             )
-        if response.status_code >= 400:
-            raise ApiError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}")
+        if status >= 400:
+            raise ApiError(f"{method} {path}: HTTP {status} {problem(response)}")
         return response.json() if response.content else None
 
-    def list(self, kind: str) -> list[dict[str, Any]]:
-        found = self._call("GET", f"/{kind}")
-        if not isinstance(found, list):
-            raise ApiError(f"GET /{kind}: expected a list, got {type(found).__name__}")
-        return found
+    def endpoints(self) -> list[dict[str, Any]]:
+        # The v2 schema defines no pagination here: one answer holds every endpoint, wrapped in an object.
+        found = self._call("GET", "/serverless")
+        if not isinstance(found, dict) or not isinstance(found.get("endpoints"), list):
+            raise ApiError(f"GET /serverless: expected {{'endpoints': [...]}} (REST v2), got {str(found)[:200]}")
+        endpoints: list[dict[str, Any]] = found["endpoints"]
+        return endpoints
 
-    def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        created: dict[str, Any] = self._call("POST", f"/{kind}", body)
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        created: dict[str, Any] = self._call("POST", "/serverless", body)
         return created
 
-    def update(self, kind: str, item_id: str, body: dict[str, Any]) -> None:
-        self._call("PATCH", f"/{kind}/{item_id}", body)
+    def update(self, endpoint_id: str, body: dict[str, Any]) -> None:
+        self._call("PATCH", f"/serverless/{endpoint_id}", body)
 
 
-def differences(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
-    """The wanted fields whose current value differs (lists of ids compare as ordered: order is priority)."""
-    return {key: value for key, value in wanted.items() if current.get(key) != value}
+def same(current: Any, wanted: Any, key: str = "") -> bool:
+    """Whether what RunPod holds already says what is wanted (fields RunPod adds, like excludedTypes, aside)."""
+    if isinstance(wanted, dict) and key != "env":  # env is replaced whole: a variable no longer declared goes
+        return isinstance(current, dict) and all(same(current.get(k), v, k) for k, v in wanted.items())
+    if key in UNORDERED and isinstance(current, list):
+        return sorted(map(str, current)) == sorted(map(str, wanted))
+    return bool(current == wanted)
 
 
 def find(items: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
@@ -200,35 +236,32 @@ def find(items: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return next((item for item in items if item.get("name") in (name, f"{name} -fb")), None)
 
 
-def reconcile(api: RestApi, kind: str, wanted: dict[str, Any], dry_run: bool, create_only: dict[str, Any]) -> str:
-    """Make one named object match; return its id ('(new)' in a dry run) after printing what was done."""
-    current = find(api.list(kind), wanted["name"])
-    label = f"{kind[:-1]} {wanted['name']}"
+def apply(declaration: Declaration, api: RestApi, dry_run: bool) -> str:
+    """Make the named endpoint match; return its id ('(new)' in a dry run) after printing what was done."""
+    wanted = endpoint_body(declaration)
+    label = f"endpoint {wanted['name']}"
+    current = find(api.endpoints(), wanted["name"])
     if current is None:
         print(f"{label}: create" + (" (dry run)" if dry_run else ""))
-        return "(new)" if dry_run else str(api.create(kind, wanted | create_only)["id"])
-    changed = differences(current, {k: v for k, v in wanted.items() if k != "name"})
+        return "(new)" if dry_run else str(api.create(wanted)["id"])
+    changed = {k: v for k, v in wanted.items() if k != "name" and not same(current.get(k), v, k)}
+    if "type" in changed:  # not a field of v2's UpdateEndpointRequest
+        raise ApiError(f"{label} is a {current.get('type')} endpoint and v2 cannot change that: rename endpoint.name")
     if not changed:
         print(f"{label}: no change ({current['id']})")
     for key, value in changed.items():
         print(f"{label}: {key} {json.dumps(current.get(key))} -> {json.dumps(value)}" + (" (dry run)" * dry_run))
     if changed and not dry_run:
-        api.update(kind, str(current["id"]), changed)
+        api.update(str(current["id"]), changed)
     return str(current["id"])
-
-
-def apply(declaration: Declaration, api: RestApi, dry_run: bool) -> None:
-    template_id = reconcile(api, "templates", template_body(declaration.template), dry_run, {"isServerless": True})
-    body = endpoint_body(declaration.endpoint, template_id)
-    reconcile(api, "endpoints", body, dry_run, {"computeType": "GPU"})
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="the declaration (default: runpod.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("show", help="print the template and endpoint request bodies; no API call")
-    run = sub.add_parser("apply", help="create or update the template and the endpoint")
+    sub.add_parser("show", help="print the endpoint's request body; no API call")
+    run = sub.add_parser("apply", help="create or update the endpoint")
     run.add_argument("--dry-run", action="store_true", help="read the account and print the changes only")
     return parser.parse_args(argv)
 
@@ -241,9 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.command == "show":
-        bodies = {"template": template_body(declaration.template)}
-        bodies["endpoint"] = endpoint_body(declaration.endpoint, "<template id>")
-        print(json.dumps(bodies, indent=2))
+        print(json.dumps(endpoint_body(declaration), indent=2))
         return 0
     api_key = os.environ.get("RUNPOD_API_KEY", "")
     if not api_key:

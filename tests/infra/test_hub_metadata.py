@@ -16,7 +16,9 @@ from comfy_image import deploy_endpoint
 from handler.schema import JobInput
 from handler.settings import REPO_ROOT, WorkerSettings
 
-Cuda = Literal[deploy_endpoint.CUDA_VERSIONS]  # type: ignore[valid-type]
+# The CUDA versions RunPod's endpoint settings offer (the Hub's config takes an exact list of them).
+CUDA_VERSIONS = ("13.0", "12.9", "12.8", "12.7", "12.6", "12.5", "12.4", "12.3", "12.2", "12.1", "12.0", "11.8")
+Cuda = Literal[CUDA_VERSIONS]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
@@ -82,10 +84,22 @@ TESTS = HubTests.model_validate_json((REPO_ROOT / ".runpod" / "tests.json").read
 WORKER_ENV = {name.upper() for name in WorkerSettings.model_fields}
 
 
+ENV = {"WORKER_IMAGE": "a/b@sha256:" + "0" * 64, "RUNPOD_NETWORK_VOLUME_ID": "v", "S3_BUCKET": "b"}
+DECLARED = deploy_endpoint.load(REPO_ROOT / "runpod.toml", ENV).endpoint
+
+
+def version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
 def test_cuda_versions_are_those_the_image_runs_on() -> None:
-    env = {"WORKER_IMAGE": "a/b@sha256:" + "0" * 64, "RUNPOD_NETWORK_VOLUME_ID": "v", "S3_BUCKET": "b"}
-    declared = set(deploy_endpoint.load(REPO_ROOT / "runpod.toml", env).endpoint.allowed_cuda_versions)
-    assert set(HUB.config.allowedCudaVersions) == declared == set(TESTS.config.allowedCudaVersions)
+    floor = version(DECLARED.min_cuda_version)  # runpod.toml states a floor, the Hub files an exact list
+    offered_from_floor = {v for v in CUDA_VERSIONS if version(v) >= floor}
+    assert set(HUB.config.allowedCudaVersions) == offered_from_floor == set(TESTS.config.allowedCudaVersions)
+
+
+def test_the_hub_and_the_endpoint_use_the_same_gpu_pools() -> None:
+    assert HUB.config.gpuIds.split(",") == DECLARED.gpu_pools
 
 
 def test_every_env_key_is_a_worker_setting() -> None:
