@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,37 @@ async def test_previews_off_gives_the_sampler_no_previewer(
         previews.install(enabled=True)
     assert [u.step for u in seen if u.node_type == "KSampler"] == [1, 2]
     assert not any(u.preview for u in seen)
+
+
+async def test_an_installed_taesd_decoder_draws_the_previews(
+    every_job_previews: Any,
+    progress_sink: Any,
+    tiny_checkpoint: str,
+    tmp_path: Path,
+    models_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With models/vae_approx/<format>_decoder.* present (production: taesdxl_decoder), TAESD decodes previews."""
+    import torch
+    from comfy.taesd.taesd import TAESD
+    from safetensors.torch import save_file
+
+    graph, _ = render(every_job_previews, tiny_checkpoint, tmp_path, steps=2, seed=7)
+    approximated = await updates(every_job_previews, progress_sink, {"workflow": graph})
+    graph["3"]["inputs"]["cfg"] = 6.0  # the same sampling but not cached (ComfyUI would skip an identical graph)
+    torch.manual_seed(0)
+    decoder = {k: v.contiguous() for k, v in TAESD(latent_channels=16).taesd_decoder.state_dict().items()}
+    installed = models_dir / "vae_approx" / "taesd3_decoder.safetensors"  # the tiny checkpoint is SD3-family
+    installed.parent.mkdir(exist_ok=True)
+    save_file(decoder, str(installed))
+    caplog.set_level(logging.INFO, logger="handler.previews")
+    try:
+        decoded = await updates(every_job_previews, progress_sink, {"workflow": graph})
+    finally:
+        installed.unlink()
+        previews._taesd_previewer.cache_clear()
+    [before, after] = [[u.preview for u in seen if u.preview] for seen in (approximated, decoded)]
+    assert len(before) == len(after) == 2
+    assert jpeg(after[-1] or "").size == (256, 128)
+    loaded = [r for r in caplog.records if r.getMessage() == "taesd previews"]
+    assert [r.__dict__["fields"]["decoder"] for r in loaded] == [str(installed)], "loaded once, from the file"
