@@ -5,6 +5,7 @@
   python -m bot.cli status <job-id> | cancel <job-id> | health | purge
 
 Endpoint and key come from RUNPOD_BASE_URL / RUNPOD_ENDPOINT_ID / RUNPOD_API_KEY or the options below.
+While a job samples, its latest live preview (when the worker sends them) is written to OUT/preview.jpg.
 """
 
 from __future__ import annotations

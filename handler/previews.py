@@ -20,7 +20,7 @@ from PIL import Image
 log = logging.getLogger(__name__)
 
 MAX_SIDE: Final = 256  # pixels on the longer side: a status-message thumbnail, a few KB as JPEG
-JPEG_QUALITY: Final = 70
+JPEG_QUALITY: Final = 60
 
 
 class LazyPreview:
