@@ -13,6 +13,7 @@ from typing import Any
 
 from handler.engine import ProgressEvent
 from handler.previews import lazy_preview
+from handler.settings import WorkerSettings
 from workflows.contract import Progress
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,14 @@ class ProgressThrottle:
         self._previews = previews
         self._preview_interval = preview_interval_s
         self._last_preview: float | None = None
+
+    @classmethod
+    def for_job(cls, emit: Emit, settings: WorkerSettings, preset: str | None) -> ProgressThrottle:
+        """The reporter of one job: previews for preset jobs (PREVIEWS=presets), every job (all) or none (off)."""
+        previews = settings.previews == "all" or (settings.previews == "presets" and preset is not None)
+        return cls(
+            emit, settings.progress_interval_s, previews=previews, preview_interval_s=settings.preview_interval_s
+        )
 
     def __call__(self, event: ProgressEvent) -> None:
         now = self._clock()
