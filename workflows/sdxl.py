@@ -1,4 +1,7 @@
-"""The ``sdxl`` preset: SDXL base text-to-image (templates/sdxl.json).
+"""The ``sdxl`` preset: SDXL base text-to-image (templates/sdxl.json), and what every SDXL preset shares.
+
+``SamplingParams`` (prompts, style, seed, steps, cfg, sampler) and ``sampling_binding`` are reused by
+``sdxl_variation`` and ``sdxl_upscale``, whose templates keep the same node ids for the prompts (6, 7) and KSampler (3).
 
 Sizes come from SDXL's training buckets (about one megapixel, sides multiples of 64): the model was fine-tuned at
 exactly these, so they give the best composition. Each ratio maps to the bucket closest to it:
