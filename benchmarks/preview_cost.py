@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import (
     COMFYUI,
     Summary,
+    _cpu_model,
     fmt,
     load,
     production_logs_to_devnull,
@@ -32,11 +34,11 @@ from benchmarks.common import (
     run_stamp,
     table,
     tiny_checkpoint,
-    update_docs,
+    write_marked,
 )
 from benchmarks.timing import new_id, sampler
 
-DOC_KEY = "preview-cost"
+DOC_BEGIN, DOC_END = "<!-- bench:preview-cost:start -->", "<!-- bench:preview-cost:end -->"
 # (name, previewer installed, preview interval in seconds)
 VARIANTS: list[tuple[str, bool, float]] = [
     ("no previewer (baseline)", False, 1.0),
@@ -134,7 +136,7 @@ def report(results: dict[str, list[float]], steps: int, size: int, command: str,
     return "\n\n".join(
         [
             "### Live preview cost (`benchmarks/preview_cost.py`)",
-            run_stamp(command, load_before),
+            run_stamp(command, load_before) + f" Machine: {os.cpu_count()} x {_cpu_model()}.",
             f"The tiny-checkpoint sampler graph at {size}x{size}, {steps} steps, on the CPU; progress reported at "
             "every step; variants interleaved job by job in one warm worker. Previews use ComfyUI's latent-to-RGB "
             "approximation (no TAESD decoder installed), as CI does; the TAESD-XL decode on a GPU was not measured. "
@@ -165,7 +167,7 @@ def main() -> None:
     print(body)
     print(f"  took {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if not args.no_docs:
-        update_docs(DOC_KEY, body, *([args.docs] if args.docs else []))
+        write_marked(DOC_BEGIN, DOC_END, body, heading="Live previews", **({"path": args.docs} if args.docs else {}))
 
 
 if __name__ == "__main__":
