@@ -22,9 +22,10 @@ from tests.endpoint.test_progress import sampler_job
 def preview_endpoint(
     tmp_path_factory: pytest.TempPathFactory, worker_settings: WorkerSettings, tiny_checkpoint: str
 ) -> Iterator[EndpointServer]:
-    """An endpoint whose workers send previews for every job, at most five a second."""
+    """An endpoint whose workers send previews for every job, at most five a second, with SDXL = the tiny model."""
     base = endpoint_worker_settings(worker_settings, tmp_path_factory.mktemp("preview-worker"))
-    settings = base.model_copy(update={"previews": "all", "preview_interval_s": 0.2})
+    update = {"previews": "all", "preview_interval_s": 0.2, "sdxl_checkpoint": tiny_checkpoint}
+    settings = base.model_copy(update=update)
     server = EndpointServer(fast_endpoint_settings(), settings)
     server.start_in_thread()
     server.wait_ready()
@@ -87,3 +88,25 @@ async def test_status_carries_the_preview_as_sent(preview_endpoint: EndpointServ
         await client.cancel(job.id)
     image = Image.open(io.BytesIO(base64.b64decode(previews[-1])))
     assert image.format == "JPEG" and max(image.size) == 256
+
+
+async def test_upscale_preset_is_reachable_with_plain_json(preview_endpoint: EndpointServer) -> None:
+    """What `curl -d '{"input": {"preset": "sdxl_upscale", "params": {...}}}' .../runsync` sends and gets."""
+    import httpx
+
+    picture = Image.new("RGB", (96, 64), (180, 90, 30))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    body = {
+        "input": {
+            "preset": "sdxl_upscale",
+            "params": {"image": base64.b64encode(buffer.getvalue()).decode(), "steps": 2},
+        }
+    }
+    async with httpx.AsyncClient(timeout=120) as http:
+        reply = (await http.post(f"{preview_endpoint.url}/local/runsync", json=body, params={"wait": 90000})).json()
+    assert reply["status"] == "COMPLETED", reply
+    output = reply["output"]
+    assert output["preset"] == "sdxl_upscale" and (output["params"]["width"], output["params"]["height"]) == (192, 128)
+    [item] = output["outputs"]
+    assert Image.open(io.BytesIO(base64.b64decode(item["data"]))).size == (192, 128)
