@@ -107,7 +107,7 @@ class Timings(BaseModel):
 
 
 class Progress(BaseModel):
-    """The worker's progress update, shown as a job's ``output`` while it is IN_PROGRESS (/status, the webhook)."""
+    """The worker's progress update, shown as a job's ``output`` while it is IN_PROGRESS (/status, /stream)."""
 
     model_config = ConfigDict(extra="allow")
 
