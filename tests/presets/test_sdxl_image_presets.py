@@ -163,3 +163,22 @@ def test_missing_image_is_named(tmp_path: Path) -> None:
     with pytest.raises(JobError) as caught:
         prepare_preset("sdxl_upscale", {"prompt": "a fox"}, files, WorkerSettings())
     assert caught.value.details["field"] == "params.image"
+
+
+@pytest.mark.parametrize(
+    ("size", "accepted"),
+    [((1024, 1024), True), ((1536, 640), True), ((1025, 1024), False), ((1544, 600), False)],
+)
+def test_upscale_budget_edges(size: tuple[int, int], accepted: bool, tmp_path: Path) -> None:
+    """Every sdxl size fits (the result at most 2048x2048); one pixel more, or a side over 1536, does not."""
+    from handler.settings import WorkerSettings
+
+    files = JobFiles("edges", tmp_path / "in", tmp_path / "out")
+    params = {"image": b64_image(picture(*size))}
+    if accepted:
+        job = prepare_preset("sdxl_upscale", params, files, WorkerSettings())
+        assert job.params is not None and (job.params["width"], job.params["height"]) == (size[0] * 2, size[1] * 2)
+        return
+    with pytest.raises(JobError) as caught:
+        prepare_preset("sdxl_upscale", params, files, WorkerSettings())
+    assert caught.value.code == ErrorCode.INVALID_INPUT and f"{size[0]}x{size[1]}" in caught.value.message
