@@ -19,7 +19,16 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workflows.contract import RETRYABLE, USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput, JobState, parse_error
+from workflows.contract import (
+    RETRYABLE,
+    USER_MESSAGES,
+    ErrorCode,
+    ErrorInfo,
+    JobOutput,
+    JobState,
+    Progress,
+    parse_error,
+)
 
 log = logging.getLogger("bot.runpod_client")
 
@@ -62,18 +71,6 @@ class S3Config(BaseModel):
 
     def wire(self) -> dict[str, str]:
         return {**self.model_dump(exclude={"accessSecret"}), "accessSecret": self.accessSecret.get_secret_value()}
-
-
-class Progress(BaseModel):
-    """The worker's progress update, shown as ``output`` while a job is IN_PROGRESS."""
-
-    model_config = ConfigDict(extra="allow")
-
-    node: str | None = None
-    node_type: str | None = None
-    step: int = 0
-    max: int = 0
-    percent: float = 0.0
 
 
 class JobStatus(BaseModel):

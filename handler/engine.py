@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from handler import previews
 from handler.comfy_boot import ComfyModules, import_comfy
 from handler.comfy_server import EngineServer, install
 from handler.engine_errors import execution_error, validation_error
@@ -34,6 +35,7 @@ class ProgressEvent:
     node_type: str | None
     step: int
     max: int
+    preview: Any = None  # what ComfyUI's previewer handed the progress bar (handler/previews.py)
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -77,6 +79,7 @@ class ComfyEngine:
         install(EngineServer(self._on_event))
         self._comfy, self.dirs = import_comfy(self.settings)
         self._comfy.utils.set_progress_bar_global_hook(self._on_progress)
+        previews.install(enabled=self.settings.previews != "off")
         execution = self._comfy.execution
         # Keep the CLASSIC cache so loaded models stay warm between jobs; cache_args must be a dict here.
         self._executor = execution.PromptExecutor(
@@ -185,4 +188,4 @@ class ComfyEngine:
         if node is None and context is not None:
             node = context.node_id
         node_type = run.prompt.get(node, {}).get("class_type") if node else None
-        run.on_progress(ProgressEvent(node=node, node_type=node_type, step=int(value), max=int(total)))
+        run.on_progress(ProgressEvent(node=node, node_type=node_type, step=int(value), max=int(total), preview=preview))

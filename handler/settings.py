@@ -35,6 +35,10 @@ class WorkerSettings(BaseSettings):
     job_timeout_s: float = Field(default=600.0, gt=0)
     progress_interval_s: float = Field(default=1.0, ge=0)
     interrupt_grace_s: float = Field(default=30.0, gt=0, description="how long an interrupted job may take to stop")
+    previews: Literal["off", "presets", "all"] = Field(
+        default="presets", description="live sampler previews in progress updates: preset jobs, every job, or none"
+    )
+    preview_interval_s: float = Field(default=1.0, ge=0, description="at most one preview per this many seconds")
 
     # Input images
     image_max_bytes: int = 25 * 1024 * 1024

@@ -122,7 +122,7 @@ class Worker:
         job_input = parse_input(job.get("input"))
         prepared = await asyncio.to_thread(prepare, job_input, files, self.settings)
         prepared_at = time.perf_counter()
-        on_progress = ProgressThrottle(lambda p: self._sink(job, p), self.settings.progress_interval_s)
+        on_progress = ProgressThrottle.for_job(lambda p: self._sink(job, p), self.settings, prepared.preset)
         result = await self._execute(job_id, prepared.prompt, on_progress if report else None, started)
         produced, texts = collect(result.outputs, self.engine.dirs)
         executed_at = time.perf_counter()

@@ -123,6 +123,7 @@ async def test_preset_job_end_to_end(kj_worker: Any) -> None:
     assert output.preset == "liveportrait"
     assert output.params is not None and "photo" not in output.params
     assert output.params["style"] == "calm" and output.params["seed"] == 3
+    assert (output.params["duration"], output.params["frames"]) == (10, 120), "what ran, for the caption"
     assert any("'calm'" in w for w in output.warnings)
     meta, frames = mp4(output.outputs[0])
     assert meta == ("h264", "yuv420p", 12.0, 512, 512)

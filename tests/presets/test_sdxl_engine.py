@@ -105,3 +105,9 @@ async def test_unknown_preset_is_invalid_input(worker: Any) -> None:
     assert error.code == ErrorCode.INVALID_INPUT
     assert error.details["field"] == "preset"
     assert error.message.startswith("Unknown preset 'flux'. Known: sdxl")
+
+
+async def test_style_decides_the_image(worker: Any, tiny_checkpoint: str, tmp_path: Path) -> None:
+    [plain] = await images_of(worker, render(worker, tiny_checkpoint, tmp_path, seed=5, style="none")[0])
+    [anime] = await images_of(worker, render(worker, tiny_checkpoint, tmp_path, seed=5, style="anime")[0])
+    assert differ(plain, anime)
