@@ -35,12 +35,13 @@ class S3Override(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    bucket: str
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    prefix: str | None = None
+    # The bucket pattern is botocore's own; the rest are bounds no real store comes near.
+    bucket: str = Field(pattern=r"^[A-Za-z0-9._-]{1,255}$")
+    endpoint_url: str | None = Field(default=None, min_length=1, max_length=2048)
+    region: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,64}$")
+    access_key_id: str | None = Field(default=None, min_length=1, max_length=256)
+    secret_access_key: str | None = Field(default=None, min_length=1, max_length=1024)
+    prefix: str | None = Field(default=None, max_length=512, pattern=r"^[^\x00-\x1f\x7f]*$")
 
 
 class Delivery(StrEnum):
