@@ -44,6 +44,25 @@ class S3Override(BaseModel):
     prefix: str | None = Field(default=None, max_length=512, pattern=r"^[^\x00-\x1f\x7f]*$")
 
 
+# A graph is a few levels deep (node -> inputs -> value -> link); thousands of levels only exhaust recursion in the
+# validators, deepcopy and JSON encoders after it.
+MAX_NESTING = 64
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` holds dicts/lists more than ``limit`` levels deep (iterative: safe at any depth)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
 class Delivery(StrEnum):
     AUTO = "auto"  # S3 when a bucket is configured, base64 otherwise
     S3 = "s3"
@@ -61,6 +80,13 @@ class JobInput(BaseModel):
     images: list[InputImage] = Field(default_factory=list, max_length=16)
     s3: S3Override | None = None
     delivery: Delivery = Delivery.AUTO
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_nesting(cls, data: Any) -> Any:
+        if nested_deeper_than(data, MAX_NESTING):
+            raise ValueError(f"the input is nested more than {MAX_NESTING} levels deep")
+        return data
 
     @model_validator(mode="after")
     def _one_source(self) -> JobInput:
