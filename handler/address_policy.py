@@ -126,14 +126,14 @@ def _idna(host: str) -> str:
         raise AddressRefused(f"{host[:80]!r} is not a valid host name ({exc})") from exc
 
 
-def _pick(host: str, addresses: list[str], allow_loopback: bool) -> str:
+def _checked(host: str, addresses: list[str], allow_loopback: bool) -> list[str]:
     if not addresses:
         raise AddressRefused(f"host {host!r} has no address")
     for address in addresses:
         reason = refusal(ipaddress.ip_address(address), allow_loopback=allow_loopback)
         if reason:
             raise AddressRefused(f"host {host!r} resolves to {reason}; only public addresses are allowed")
-    return addresses[0]
+    return list(dict.fromkeys(addresses))
 
 
 def _literal(host: str) -> str | None:
@@ -143,29 +143,29 @@ def _literal(host: str) -> str | None:
         return None
 
 
-def resolve(host: str, port: int, *, allow_loopback: bool = False) -> str:
-    """The address to connect to for ``host``: every address it resolves to must be allowed."""
+def resolve(host: str, port: int, *, allow_loopback: bool = False) -> list[str]:
+    """The addresses to connect to for ``host``, in the resolver's order: every one of them must be allowed."""
     literal = _literal(host)
     if literal is not None:
-        return _pick(host, [literal], allow_loopback)
+        return _checked(host, [literal], allow_loopback)
     name = _idna(host)
     try:
         infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise AddressRefused(f"host {host!r} does not resolve") from exc
-    return _pick(host, [str(info[4][0]).split("%")[0] for info in infos], allow_loopback)
+    return _checked(host, [str(info[4][0]).split("%")[0] for info in infos], allow_loopback)
 
 
-async def resolve_async(host: str, port: int, *, allow_loopback: bool = False) -> str:
+async def resolve_async(host: str, port: int, *, allow_loopback: bool = False) -> list[str]:
     literal = _literal(host)
     if literal is not None:
-        return _pick(host, [literal], allow_loopback)
+        return _checked(host, [literal], allow_loopback)
     name = _idna(host)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise AddressRefused(f"host {host!r} does not resolve") from exc
-    return _pick(host, [str(info[4][0]).split("%")[0] for info in infos], allow_loopback)
+    return _checked(host, [str(info[4][0]).split("%")[0] for info in infos], allow_loopback)
 
 
 def check_url(url: str, *, allow_loopback: bool = False, what: str = "URL") -> tuple[str, int]:
@@ -200,9 +200,17 @@ class PinnedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        address = resolve(host, port, allow_loopback=self._allow_loopback)
+        # Each checked address in turn (a name may list ::1 before 127.0.0.1); none is looked up again.
+        addresses = resolve(host, port, allow_loopback=self._allow_loopback)
+        for address in addresses[:-1]:
+            try:
+                return self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError:
+                continue
         return self._inner.connect_tcp(
-            address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+            addresses[-1], port, timeout=timeout, local_address=local_address, socket_options=socket_options
         )
 
     def connect_unix_socket(
@@ -229,9 +237,16 @@ class AsyncPinnedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        address = await resolve_async(host, port, allow_loopback=self._allow_loopback)
+        addresses = await resolve_async(host, port, allow_loopback=self._allow_loopback)
+        for address in addresses[:-1]:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError:
+                continue
         return await self._inner.connect_tcp(
-            address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+            addresses[-1], port, timeout=timeout, local_address=local_address, socket_options=socket_options
         )
 
     async def connect_unix_socket(
