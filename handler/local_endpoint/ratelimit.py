@@ -1,7 +1,6 @@
 """RunPod's per-route request limits (requests per 10 s window), answered with 429 and Retry-After.
 
-Each caller (its API key when it sends one, else its client address) has its own windows, so one noisy caller
-cannot starve the others.
+Each caller (client address) has its own windows, so one noisy caller cannot starve the others.
 """
 
 from __future__ import annotations

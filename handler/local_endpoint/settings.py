@@ -67,7 +67,7 @@ class EndpointSettings(BaseSettings):
     )
     rate_window_s: float = Field(default=10.0, gt=0)
     rate_max_callers: int = Field(
-        default=10_000, gt=0, description="callers (API key or client address) tracked at once; more share one"
+        default=10_000, gt=0, description="callers (client addresses) tracked at once; past that new ones share one"
     )
 
     sweep_interval_s: float = Field(default=1.0, gt=0, description="how often expired jobs are removed")
