@@ -227,3 +227,52 @@ async def test_a_jobs_input_is_dropped_once_a_worker_took_it(endpoint: EndpointS
     retry = await http.post(f"/retry/{failed_job['id']}")
     assert retry.status_code == 400 and "dropped" in retry.json()["error"]
     await _completes(http)
+
+
+FUZZ_VALUES: list[Any] = [
+    None,
+    True,
+    -1,
+    0,
+    1.5,
+    2**53 + 1,
+    10**30,
+    -(10**30),
+    1e308,
+    "",
+    "x" * 3000,
+    "\x00",
+    "https://10.0.0.1/",
+    "https://[64:ff9b::a00:1]/",
+    "https://" + "a" * 64 + ".com/",
+    [],
+    {},
+    {"nested": [[[[[[1]]]]]]},
+]
+
+
+async def test_fuzzed_run_requests_are_never_a_server_error(http: httpx.AsyncClient) -> None:
+    """Every field of a /run body with every hostile value: 200 (the job is queued) or 400, never a 5xx."""
+    quick = {"workflow": {}}  # a job the worker refuses at once
+    bodies: list[dict[str, Any]] = []
+    for value in FUZZ_VALUES:
+        bodies.append({"input": value})
+        bodies.append({"input": quick, "webhook": value})
+        bodies.append({"input": quick, "unknown": value})
+        for field in ("executionTimeout", "ttl", "lowPriority", "other"):
+            bodies.append({"input": quick, "policy": {field: value}})
+        bodies.append({"input": quick, "policy": value})
+        bodies.append({"input": quick, "s3Config": value})
+        for field in ("accessId", "accessSecret", "bucketName", "endpointUrl"):
+            config = {"accessId": "a", "accessSecret": "s", "bucketName": "b", "endpointUrl": "https://s3.invalid"}
+            bodies.append({"input": quick, "s3Config": {**config, field: value}})
+    statuses = []
+    for body in bodies:
+        answer = await http.post(
+            "/run", content=json.dumps(body, allow_nan=True), headers={"Content-Type": "application/json"}
+        )
+        statuses.append(answer.status_code)
+        assert answer.status_code in (200, 400), (body, answer.status_code, answer.text[:200])
+    assert statuses.count(400) > len(bodies) // 2
+    await http.post("/purge-queue")
+    await _completes(http)
