@@ -239,3 +239,39 @@ async def test_image_urls_through_the_worker_are_refused_without_a_connection(
     assert error.code is ErrorCode.INVALID_INPUT and error.details.get("field") == "images", error
     assert connections == []
     ok(await run_job(worker, {"workflow": graphs.empty_image()}))
+
+
+async def test_webhook_connections_are_pinned_too(fake_dns: dict[str, list[list[str]]]) -> None:
+    from handler.local_endpoint.webhooks import deliver, webhook_pool
+    from tests.endpoint.support import WebhookReceiver
+
+    receiver = WebhookReceiver([200])
+    port = receiver.url.split(":")[2].split("/")[0]
+    pool = webhook_pool(allow_loopback=True)
+    try:
+        fake_dns["hook.test"] = [["127.0.0.1"], ["10.0.0.1"]]
+        assert await deliver(pool, f"http://hook.test:{port}/h", {"id": "j1"}, attempts=1, interval_s=0)
+        assert receiver.bodies == [{"id": "j1"}]
+        assert fake_dns["hook.test"] == [["10.0.0.1"]]  # one lookup for one connection
+        # The next connection's answer is private: refused, never connected, not retried.
+        fresh = webhook_pool(allow_loopback=True)
+        assert not await deliver(fresh, f"http://hook.test:{port}/h", {"id": "j2"}, attempts=3, interval_s=0)
+        await fresh.aclose()
+        assert receiver.bodies == [{"id": "j1"}]
+    finally:
+        await pool.aclose()
+        receiver.close()
+
+
+async def test_s3_connections_recheck_the_answer_they_connect_to(
+    worker: Any, moto_endpoint: str, fake_dns: dict[str, list[list[str]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's S3 endpoint passes the check before the job runs, then its name rebinds to a private address:
+    the upload's own connection checks its answer and refuses it."""
+    monkeypatch.setattr(worker.settings, "allow_loopback_urls", True)
+    port = moto_endpoint.rsplit(":", 1)[1]
+    fake_dns["store.test"] = [["127.0.0.1"], ["10.0.0.1"], ["10.0.0.1"], ["10.0.0.1"]]
+    s3 = {"bucket": "b", "endpoint_url": f"http://store.test:{port}", "access_key_id": "k", "secret_access_key": "s"}
+    error = failed(await run_job(worker, {"workflow": graphs.empty_image(), "s3": s3}))
+    assert (error.code, error.details.get("field")) == (ErrorCode.INVALID_INPUT, "s3"), error
+    assert "10.0.0.1" in error.message
