@@ -5,16 +5,15 @@ from __future__ import annotations
 import base64
 import functools
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpcore
 from pydantic import ValidationError
 
 from handler import address_policy
 from handler.errors import ErrorCode, JobError
 from handler.outputs import ProducedFile
+from handler.pinned_s3 import PinnedSender
 from handler.schema import Delivery, OutputItem, S3Override
 from handler.settings import WorkerSettings
 
@@ -75,55 +74,8 @@ def _client(
         ),
     )
     if pinned:
-        client.meta.events.register("before-send.s3", PinnedSender(allow_loopback))
+        client.meta.events.register("before-send.s3", PinnedSender(allow_loopback))  # the address policy's pool
     return client
-
-
-class _Body:
-    """A response body as botocore's AWSResponse reads it."""
-
-    def __init__(self, content: bytes) -> None:
-        self._content = content
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._content
-
-
-class PinnedSender:
-    """Sends botocore's signed requests itself (its ``before-send`` hook) over connections that the address policy
-    pinned: botocore's own pool would resolve the host again, and a rebinding DNS could answer differently."""
-
-    def __init__(self, allow_loopback: bool) -> None:
-        self._pool = httpcore.ConnectionPool(
-            network_backend=address_policy.PinnedBackend(allow_loopback=allow_loopback), retries=0
-        )
-
-    def __call__(self, request: Any, **_: Any) -> Any:
-        from botocore.awsrequest import AWSResponse, HTTPHeaders
-        from botocore.exceptions import EndpointConnectionError
-
-        # httpcore does not wait for "100 Continue"; without the header the store simply reads the body.
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() != "expect"]
-        body = request.body
-        content = _chunks(body) if hasattr(body, "read") else (body or b"")
-        timeouts = {"connect": 30.0, "read": 60.0, "write": 60.0, "pool": 30.0}
-        try:
-            response = self._pool.request(
-                request.method, request.url, headers=headers, content=content, extensions={"timeout": timeouts}
-            )
-        except httpcore.TimeoutException as exc:
-            raise EndpointConnectionError(endpoint_url=request.url, error=exc) from exc
-        except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            raise EndpointConnectionError(endpoint_url=request.url, error=exc) from exc
-        headers_out = HTTPHeaders()
-        for key, value in response.headers:
-            headers_out[key.decode("latin-1")] = value.decode("latin-1")
-        return AWSResponse(request.url, response.status, headers_out, _Body(response.content))
-
-
-def _chunks(body: Any, size: int = 1024 * 1024) -> Iterator[bytes]:
-    while chunk := body.read(size):
-        yield chunk.encode() if isinstance(chunk, str) else chunk
 
 
 def s3_override_from_runpod(s3_config: Any) -> S3Override | None:
