@@ -88,7 +88,12 @@ async def boot_worker(root: Path) -> Any:
     from handler.worker import Worker
 
     settings = WorkerSettings(
-        comfyui_path=COMFYUI, device="cpu", work_dir=root / "work", models_dir=root / "models", s3_bucket=None
+        comfyui_path=COMFYUI,
+        device="cpu",
+        work_dir=root / "work",
+        models_dir=root / "models",
+        s3_bucket=None,
+        allow_loopback_urls=True,  # the per-request bucket is moto's server on 127.0.0.1
     )
     production_logs_to_devnull(settings.log_level, settings.log_json)
     worker = Worker(settings, progress_sink=lambda _job, _progress: None)

@@ -104,6 +104,7 @@ async def start_services(app: Application) -> None:  # type: ignore[type-arg]
             s.runpod_webhook_secret.get_secret_value(),
             host=s.runpod_webhook_listen,
             port=s.runpod_webhook_port,
+            max_body_bytes=s.runpod_webhook_max_body_bytes,
         )
         hook.start()
         app.bot_data[WEBHOOK] = hook

@@ -28,6 +28,21 @@ from redis.commands.core import AsyncScript
 
 LUA_DIR = Path(__file__).parent / "lua"
 ULEDGER_MAXLEN = 50
+# Every amount (cost, credits, bonus, grant) is an integer within +-MAX_AMOUNT and a grant never lifts a balance
+# past MAX_BALANCE: both far below 2^53, so Lua's doubles hold every value exactly. The scripts check it again.
+MAX_AMOUNT = 1_000_000_000
+MAX_BALANCE = 1_000_000_000_000
+
+
+class InvalidAmount(ValueError):
+    """An amount that is not an integer in the ledger's safe range."""
+
+
+def check_amount(value: object, *, minimum: int = 0) -> int:
+    """``value`` if it is an int (not a bool) in ``minimum..MAX_AMOUNT``; InvalidAmount otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_AMOUNT:
+        raise InvalidAmount(f"amount {value!r} is not an integer between {minimum} and {MAX_AMOUNT}")
+    return value
 
 
 def now_ms() -> int:
@@ -132,6 +147,7 @@ class Ledger:
 
     async def register(self, uid: int, free_credits: int, lang: str = "") -> bool:
         """Create the user with the free balance once; True when the user is new."""
+        check_amount(free_credits)
         k = self.keys
         res = await self._run(
             "register",
@@ -185,6 +201,7 @@ class Ledger:
     ) -> Outcome:
         """Debit ``cost`` and record the job. Refusals: duplicate, no_user, banned, locked (value: the open
         job), queue_full, insufficient (value: the balance)."""
+        check_amount(cost)
         k = self.keys
         now = now_ms()
         deadline = now + int(deadline_s * 1000)
@@ -241,6 +258,8 @@ class Ledger:
 
     async def credit_payment(self, charge_id: str, uid: int, credits: int, stars: int, pack: str) -> Outcome:
         """Credit once per charge id; a repeated delivery answers ``duplicate``."""
+        check_amount(credits, minimum=1)
+        check_amount(stars)
         k = self.keys
         res = await self._run(
             "credit_payment",
@@ -282,6 +301,7 @@ class Ledger:
         return Outcome(res[0], res[1])
 
     async def referral(self, inviter: int, invitee: int, bonus: int) -> Outcome:
+        check_amount(bonus)
         k = self.keys
         res = await self._run(
             "referral",
@@ -291,6 +311,10 @@ class Ledger:
         return Outcome(res[0], res[1])
 
     async def grant(self, uid: int, amount: int, admin: int) -> Outcome:
+        """Add (or, negative, take) credits. Refusals: no_user, insufficient and balance_limit (value: the
+        balance); InvalidAmount for zero or an amount out of range."""
+        if check_amount(amount, minimum=-MAX_AMOUNT) == 0:
+            raise InvalidAmount("a grant of 0 credits changes nothing")
         k = self.keys
         res = await self._run(
             "grant",

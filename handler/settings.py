@@ -44,7 +44,10 @@ class WorkerSettings(BaseSettings):
     image_max_bytes: int = 25 * 1024 * 1024
     image_max_pixels: int = 40_000_000
     image_url_timeout_s: float = 15.0
-    allow_private_urls: bool = Field(default=False, description="only for local tests: lifts the SSRF guard")
+    allow_loopback_urls: bool = Field(
+        default=False,
+        description="development only: image URLs and per-request S3 endpoints may use http:// and loopback",
+    )
 
     # Output delivery
     s3_bucket: str | None = None

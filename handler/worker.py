@@ -23,7 +23,7 @@ from handler.prepare import prepare
 from handler.progress import ProgressThrottle
 from handler.schema import JobInput, JobOutput, OutputItem, OutputKind, Timings
 from handler.settings import REPO_ROOT, WorkerSettings
-from handler.storage import deliver, s3_override_from_runpod
+from handler.storage import deliver, resolve_target, s3_override_from_runpod
 
 log = logging.getLogger(__name__)
 ProgressSink = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -120,13 +120,14 @@ class Worker:
     async def _run(self, job: dict[str, Any], job_id: str, files: JobFiles, report: bool) -> JobOutput:
         started = time.perf_counter()
         job_input = parse_input(job.get("input"))
+        override = job_input.s3 or s3_override_from_runpod(job.get("s3Config"))
+        await asyncio.to_thread(resolve_target, self.settings, override)  # refuse a storage request before any work
         prepared = await asyncio.to_thread(prepare, job_input, files, self.settings)
         prepared_at = time.perf_counter()
         on_progress = ProgressThrottle.for_job(lambda p: self._sink(job, p), self.settings, prepared.preset)
         result = await self._execute(job_id, prepared.prompt, on_progress if report else None, started)
         produced, texts = collect(result.outputs, self.engine.dirs)
         executed_at = time.perf_counter()
-        override = job_input.s3 or s3_override_from_runpod(job.get("s3Config"))
         items = await asyncio.to_thread(deliver, produced, self.settings, override, job_input.delivery, job_id)
         items += [
             OutputItem(

@@ -46,10 +46,16 @@ def _authorize(request: Request, endpoint_id: str) -> None:
         raise ApiError(401, "Unauthorized")
 
 
+def _caller(request: Request) -> str:
+    """Whom a rate limit counts: the client address. The endpoint has one API key, so a key tells callers apart
+    no better (and without a configured key, a header the caller picks freely would let it dodge its limit)."""
+    return request.client.host if request.client else ""
+
+
 def _limited(request: Request, _: Annotated[None, Depends(_authorize)]) -> None:
-    """RunPod's per-route rate limit, after auth (the route is the path segment after the endpoint id)."""
+    """RunPod's per-route rate limit per caller, after auth (the route is the path segment after the endpoint id)."""
     route = request.url.path.split("/")[3]
-    retry_after = request.app.state.limits.acquire(route)
+    retry_after = request.app.state.limits.acquire(route, _caller(request))
     if retry_after is not None:
         raise ApiError(429, f"rate limit exceeded on /{route}", headers={"Retry-After": str(math.ceil(retry_after))})
 
@@ -61,9 +67,11 @@ async def _run_request(request: Request, limit: int) -> RunRequest:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"payload of {declared} bytes exceeds the {limit} byte limit")
-    body = await request.body()
-    if len(body) > limit:
-        raise ApiError(413, f"payload of {len(body)} bytes exceeds the {limit} byte limit")
+    body = bytearray()
+    async for chunk in request.stream():  # counted while reading: a body without Content-Length is no exception
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, f"payload exceeds the {limit} byte limit")
     try:
         return RunRequest.model_validate_json(body)
     except ValidationError as exc:
@@ -95,7 +103,9 @@ async def run(request: Request, _: Authorized) -> dict[str, Any]:
 
 
 @router.post("/runsync")
-async def runsync(request: Request, _: Authorized, wait: Annotated[int | None, Query()] = None) -> dict[str, Any]:
+async def runsync(
+    request: Request, _: Authorized, wait: Annotated[int | None, Query(ge=0, le=2**53)] = None
+) -> dict[str, Any]:
     s = _endpoint(request).settings
     job = _submit(request, await _run_request(request, s.max_runsync_bytes), sync=True)
     wait_ms = min(max(wait or s.runsync_default_wait_ms, s.runsync_min_wait_ms), s.runsync_max_wait_ms)
@@ -107,11 +117,14 @@ async def runsync(request: Request, _: Authorized, wait: Annotated[int | None, Q
 
 @router.get("/status/{job_id}")
 async def status(
-    request: Request, job_id: str, _: Authorized, ttl: Annotated[int | None, Query(gt=0)] = None
+    request: Request, job_id: str, _: Authorized, ttl: Annotated[int | None, Query(gt=0, le=2**53)] = None
 ) -> dict[str, Any]:
     job = _job(request, job_id)
     if ttl is not None:
-        _endpoint(request).set_retention(job, ttl)
+        try:
+            _endpoint(request).set_retention(job, ttl)
+        except PolicyError as exc:
+            raise ApiError(400, str(exc)) from None
     return job.body()
 
 
@@ -162,7 +175,8 @@ def create_app(endpoint: LocalEndpoint) -> FastAPI:
 
     app = FastAPI(title="Local RunPod endpoint", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.endpoint = endpoint
-    app.state.limits = RateLimits(endpoint.settings.rate_limits, endpoint.settings.rate_window_s)
+    s = endpoint.settings
+    app.state.limits = RateLimits(s.rate_limits, s.rate_window_s, s.rate_max_callers)
     app.include_router(router)
 
     @app.exception_handler(ApiError)

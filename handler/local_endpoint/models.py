@@ -16,8 +16,8 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    executionTimeout: int | None = Field(default=None, gt=0)
-    ttl: int | None = Field(default=None, gt=0)
+    executionTimeout: int | None = Field(default=None, gt=0, le=2**53)
+    ttl: int | None = Field(default=None, gt=0, le=2**53)
     lowPriority: bool = False
 
 
@@ -38,7 +38,7 @@ class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     input: dict[str, Any]
-    webhook: str | None = Field(default=None, pattern=r"^https?://")
+    webhook: str | None = Field(default=None, pattern=r"^https?://", max_length=2048)
     policy: Policy | None = None
     s3Config: S3Config | None = None
 

@@ -41,6 +41,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory, worker_settings: WorkerSe
         min_ttl_ms=0,
         sweep_interval_s=0.1,
         log_level="WARNING",
+        allow_loopback_webhooks=True,  # the bot's webhook receiver listens on 127.0.0.1
     )
     work = worker_settings.model_copy(
         update={"work_dir": tmp_path_factory.mktemp("bot-endpoint"), "custom_nodes": False, "log_level": "WARNING"}

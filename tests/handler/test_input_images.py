@@ -165,13 +165,13 @@ def image_server() -> Iterator[str]:
 
 
 def test_url_is_fetched_and_redirects_followed(image_server: str) -> None:
-    settings = WorkerSettings(allow_private_urls=True)
+    settings = WorkerSettings(allow_loopback_urls=True)
     assert load_image(f"{image_server}/photo.png", settings).size == (40, 20)
     assert load_image(f"{image_server}/redirect", settings).size == (40, 20)
 
 
 def test_oversize_download_is_refused(image_server: str) -> None:
-    settings = WorkerSettings(allow_private_urls=True, image_max_bytes=50)
+    settings = WorkerSettings(allow_loopback_urls=True, image_max_bytes=50)
     with pytest.raises(JobError, match="larger than"):
         load_image(f"{image_server}/photo.png", settings)
 
