@@ -38,7 +38,10 @@ def build_models(models: Path, scale: str, device: str) -> tuple[dict[str, str],
     return json.loads(done.stdout.strip().splitlines()[-1]), time.perf_counter() - started
 
 
-def astronaut_b64() -> str:
+def photo_b64(face: Path | None) -> str:
+    """``--face`` if given, else scikit-image's astronaut (any face will do: the weights are random)."""
+    if face is not None:
+        return base64.b64encode(face.read_bytes()).decode()
     import skimage.data
     from PIL import Image
 
@@ -66,11 +69,11 @@ def sdxl_job(checkpoint: str, scale: str, seed: int) -> dict[str, Any]:
     return {"workflow": sdxl_graph(checkpoint, scale, seed), "delivery": "base64"}
 
 
-def liveportrait_job(scale: str, seconds: float) -> tuple[dict[str, Any], int]:
+def liveportrait_job(scale: str, seconds: float, face: Path | None) -> tuple[dict[str, Any], int]:
     """The preset job (full) or its template with a short clip (tiny); returns it and its frame count."""
     from workflows.presets import PRESETS
 
-    photo = astronaut_b64()
+    photo = photo_b64(face)
     if scale == "full":
         params = {"photo": photo, "duration": int(seconds), "seed": 1, "prompt": "calm"}
         fps = PRESETS["liveportrait"].validate(params).fps  # type: ignore[attr-defined]
@@ -165,7 +168,7 @@ async def sdxl_runs(worker: Any, memory: Any, checkpoint: str, args: argparse.Na
 async def liveportrait_run(worker: Any, memory: Any, args: argparse.Namespace) -> dict[str, Any]:
     """The clip ``--runs`` times: the first loads the networks, later ones are warm."""
     seconds = args.clip_seconds or (20.0 if args.scale == "full" else 0.4)
-    job, frames = liveportrait_job(args.scale, seconds)
+    job, frames = liveportrait_job(args.scale, seconds, args.face)
     runs = []
     for run_index in range(1, args.runs + 1):
         record = await timed(worker, memory, f"smoke-liveportrait-{run_index}", job)
