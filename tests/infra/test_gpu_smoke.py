@@ -108,7 +108,20 @@ def test_full_scale_sdxl_is_what_comfyui_detects_as_sdxl(worker: Any) -> None:
     sd = sdxl_state_dict("meta")
     config = comfy.model_detection.model_config_from_unet(sd, "model.diffusion_model.")
     assert type(config).__name__ == "SDXL"
-    assert 3.4e9 < sum(t.numel() for t in sd.values()) < 3.6e9  # sd_xl_base_1.0: 3.5 B parameters
+    counts: dict[str, int] = {}
+    for key, tensor in sd.items():
+        part = ".".join(key.split(".")[:3]) if key.startswith("conditioner.") else key.split(".")[0]
+        part = {"model": "unet", "first_stage_model": "vae"}.get(part, part)
+        counts[part] = counts.get(part, 0) + tensor.numel()
+    # The parameter counts of SDXL base 1.0's parts (UNet, VAE, CLIP-L text model, OpenCLIP-G text model with
+    # projection) as published for the diffusers release; the checkpoint adds CLIP-L's 77 position ids and
+    # CLIP-G's logit scale.
+    assert counts == {
+        "unet": 2_567_463_684,
+        "vae": 83_653_863,
+        "conditioner.embedders.0": 123_060_480 + 77,
+        "conditioner.embedders.1": 694_659_840 + 1,
+    }
     _model, clip, vae = sdxl_parts("meta", None)
     clip_keys = set(config.process_clip_state_dict(sd))
     # sd_xl_base_1.0 lacks these two as well (SDXL's saver drops them; CLIP-L's projection is unused)
