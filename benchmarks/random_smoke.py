@@ -119,7 +119,10 @@ async def run(args: argparse.Namespace, process_start: float, memory: Any) -> di
     summary["cold_start_to_first_image_s"] = round(first_image_at - process_start - build_s, 2)
     summary["liveportrait"] = await liveportrait_run(worker, memory, args)
     await worker.engine.free_memory()  # the server below loads its own copy
-    summary["server_path"] = server_path(models, built["checkpoint"], args, device, memory)
+    try:
+        summary["server_path"] = server_path(models, built["checkpoint"], args, device, memory)
+    except Exception as exc:  # the comparison failing must not lose the figures above
+        summary["server_path"] = {"error": f"{type(exc).__name__}: {exc}"}
     summary["device"] = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
     return summary
 
@@ -238,7 +241,7 @@ def markdown(summary: dict[str, Any]) -> str:
         )
         lines.append(f"| server path: start to first image | {server['start_to_first_image_s']} s |")
     else:
-        lines.append(f"| server path | skipped: {server['skipped']} |")
+        lines.append(f"| server path | {server.get('skipped') or 'failed: ' + str(server.get('error'))} |")
     lines += ["", "Node packs: " + "; ".join(f"{k}: {v}" for k, v in summary["node_packs"].items())]
     return "\n".join(lines)
 
