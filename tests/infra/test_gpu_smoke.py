@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -141,4 +142,16 @@ def test_full_scale_liveportrait_files_have_the_real_files_sizes(tmp_path: Path)
     assert sizes.keys() == KJ_FILE_MB.keys()
     for name, mb in KJ_FILE_MB.items():
         assert abs(sizes[name] - mb) / mb < 0.03, (name, sizes[name])
-    load_liveportrait(tmp_path, "full", torch.device("cpu"))  # strict load, the KJ loader's key layout
+    modules = load_liveportrait(tmp_path, "full", torch.device("cpu"))  # strict load, the KJ loader's key layout
+    # The stand-in wrapper over them crops a face into LivePortrait's real feature volume and keypoints.
+    import numpy as np
+    import skimage.data
+
+    from benchmarks.kj_standins import RandomWrapper
+    from tests.liveportrait.tiny_liveportrait import crop_face
+
+    pipeline = SimpleNamespace(live_portrait_wrapper=RandomWrapper(modules, "full", torch.device("cpu")))
+    photo = np.ascontiguousarray(skimage.data.astronaut())
+    crop, info = crop_face(pipeline, photo, (177.0, 82.0, 272.0, 177.0))
+    assert crop.shape == (256, 256, 3)
+    assert tuple(info["f_s_list"][0].shape) == (1, 32, 16, 64, 64) and tuple(info["x_s_list"][0].shape) == (1, 21, 3)
