@@ -247,12 +247,24 @@ async def test_flood_control_is_waited_out(bot: Bot) -> None:
     assert await bot.ledger.balance(U) == 2
 
 
-async def test_message_not_modified_is_harmless(bot: Bot) -> None:
-    for _ in range(3):
-        bot.telegram.fail("editMessageText", 400, "Bad Request: message is not modified")
+@pytest.mark.parametrize(
+    ("refusal", "sent_anew"),
+    [("Bad Request: message is not modified", 0), ("Bad Request: message to edit not found", 1)],
+)
+async def test_message_not_modified_is_harmless(
+    bot: Bot, fake_runpod: FakeRunPod, refusal: str, sent_anew: int
+) -> None:
+    """A status edit refused as "not modified" already shows its text; any other refusal sends the text anew."""
+    fake_runpod.script = lambda _: [{"status": "TIMED_OUT"}]
     await imagine(bot)
+    for _ in range(20):  # every status edit from here on is refused
+        bot.telegram.fail("editMessageText", 400, refusal, chat_id=U)
     await bot.settle()
-    assert await bot.ledger.balance(U) == 2 and len(bot.telegram.sent("sendPhoto")) == 1
+    refused = [str(c.get("text")) for c in bot.telegram.sent("editMessageText!failed", chat_id=U)]
+    assert refused and "took too long" in refused[-1], "the final status edit was refused"
+    anew = [c for c in bot.telegram.sent("sendMessage", chat_id=U) if "took too long" in str(c.get("text"))]
+    assert len(anew) == sent_anew
+    assert await bot.ledger.balance(U) == 3
 
 
 async def test_photo_refused_as_too_big_is_sent_as_a_file(bot: Bot) -> None:

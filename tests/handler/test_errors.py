@@ -17,7 +17,7 @@ def _with(graph: dict[str, Any], node: str, **inputs: Any) -> dict[str, Any]:
 
 BAD_WORKFLOWS = {
     "unknown node": ({"1": {"class_type": "NoSuchNode", "inputs": {}}}, "WORKFLOW_INVALID", "NoSuchNode"),
-    "bad link": (_with(graphs.empty_image(), "2", images=["99", 0]), "WORKFLOW_INVALID", ""),
+    "bad link": (_with(graphs.empty_image(), "2", images=["99", 0]), "WORKFLOW_INVALID", "'99'"),
     "wrong type": (
         {
             **graphs.empty_image(),
@@ -25,7 +25,7 @@ BAD_WORKFLOWS = {
             "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "x"}},
         },
         "WORKFLOW_INVALID",
-        "",
+        "mismatch input_type(VAE)",
     ),
     "out of range": (_with(graphs.empty_image(), "1", width=0), "WORKFLOW_INVALID", "width"),
     "missing input": (
@@ -34,7 +34,7 @@ BAD_WORKFLOWS = {
             "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
         },
         "WORKFLOW_INVALID",
-        "",
+        "required_input_missing",
     ),
     "no outputs": (
         {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}}},
@@ -44,13 +44,14 @@ BAD_WORKFLOWS = {
     "no class_type": ({"1": {"inputs": {}}}, "WORKFLOW_INVALID", "class_type"),
     "inputs not an object": ({"1": {"class_type": "EmptyImage", "inputs": [1, 2]}}, "WORKFLOW_INVALID", "inputs"),
     "ui format": ({"nodes": [], "links": [], "version": 0.4}, "INVALID_INPUT", "API"),
-    "missing image file": (graphs.load_image("not-uploaded.png"), "WORKFLOW_INVALID", ""),
+    "missing image file": (graphs.load_image("not-uploaded.png"), "WORKFLOW_INVALID", "not-uploaded.png"),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_WORKFLOWS))
 async def test_bad_workflow_gets_its_code_and_next_job_runs(worker: Any, case: str) -> None:
     workflow, code, mentions = BAD_WORKFLOWS[case]
+    assert mentions, "every case names what its error must mention (an empty string is in every message)"
     error = failed(await run_job(worker, {"workflow": workflow}))
     assert error.code == code, error
     assert mentions in error.message or mentions in str(error.details)
