@@ -6,8 +6,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import BotCommand
-from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
@@ -18,6 +16,7 @@ from bot.job_input import build_input
 from bot.jobs import JobRecord
 from bot.ledger import Ledger
 from bot.media import telegram_file
+from bot.menus import set_command_menus
 from bot.notifier import TelegramNotifier
 from bot.runpod_client import RunPodClient
 from bot.runpod_webhook import RunPodWebhookServer
@@ -29,18 +28,6 @@ log = logging.getLogger("bot.app")
 
 WEBHOOK = "runpod_webhook"
 InputBuilder = Callable[[JobRecord], Awaitable[dict[str, Any]]]
-COMMANDS = [
-    ("imagine", "Generate an image"),
-    ("animate", "Animate a face photo"),
-    ("balance", "Credits and recent changes"),
-    ("buy", "Buy credits"),
-    ("cancel", "Cancel the running job"),
-    ("referral", "Invite friends"),
-    ("language", "Language"),
-    ("help", "Help"),
-    ("terms", "Terms"),
-    ("paysupport", "Payment support"),
-]
 
 
 def build_application(
@@ -95,10 +82,7 @@ async def start_services(app: Application) -> None:  # type: ignore[type-arg]
         )
         hook.start()
         app.bot_data[WEBHOOK] = hook
-    try:
-        await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
-    except TelegramError as exc:
-        log.warning("could not set the command menu: %s", exc)
+    await set_command_menus(app.bot)
 
 
 async def stop_services(app: Application) -> None:  # type: ignore[type-arg]

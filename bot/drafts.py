@@ -31,6 +31,13 @@ class Drafts:
         await self.redis.expire(self._draft(draft_id), DRAFT_TTL_S)
         return draft_id
 
+    async def update(self, draft_id: str, uid: int, request: JobRequest) -> bool:
+        """Change a draft still open (a motion style picked); False when it expired or is someone else's."""
+        if await self.get(draft_id, uid) is None:
+            return False
+        await self.redis.hset(self._draft(draft_id), "request", request.model_dump_json())
+        return True
+
     async def get(self, draft_id: str, uid: int) -> JobRequest | None:
         """The draft, only for the user who made it."""
         raw = await self.redis.hgetall(self._draft(draft_id))

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from bot.inputs import is_blank
 from bot.jobs import JobRecord, Kind
 from workflows.liveportrait import DURATIONS
 from workflows.liveportrait import PROMPT_MAX_CHARS as MOTION_PROMPT_MAX_CHARS
@@ -36,7 +37,7 @@ def prompt_limit() -> int:
 def motion_prompt(caption: str | None) -> str | None:
     """A photo's caption as the motion style ("smiling", "nods"), unless it is a command."""
     text = (caption or "").strip()
-    if not text or text.startswith("/"):
+    if is_blank(text) or text.startswith("/"):
         return None
     return text[:MOTION_PROMPT_MAX_CHARS]
 

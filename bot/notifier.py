@@ -14,7 +14,7 @@ from bot.jobs import JobRecord, Kind
 from bot.ledger import Ledger
 from bot.media import output_bytes
 from bot.settings import BotSettings
-from bot.texts import error_text, t
+from bot.texts import error_text, size_pair, t
 from workflows.contract import ErrorInfo, JobOutput, OutputItem, OutputKind
 
 log = logging.getLogger("bot.notifier")
@@ -105,7 +105,8 @@ class TelegramNotifier:
         if item.size > FileSizeLimit.FILESIZE_UPLOAD:
             if not item.url:
                 return False
-            text = t(job.lang, "video_link", size=round(item.size / MB, 1), url=item.url)
+            size, limit = size_pair(job.lang, item.size, FileSizeLimit.FILESIZE_UPLOAD)
+            text = t(job.lang, "video_link", size=size, limit=limit, url=item.url)
             await self.bot.send_message(job.chat_id, text)
             return True
         await self._action(job, ChatAction.UPLOAD_VIDEO)

@@ -7,6 +7,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.handlers.common import Caller, caller, command_args, draft_choice
 from bot.handlers.launch import launch
+from bot.inputs import is_blank
 from bot.job_input import OFFERED_ASPECTS, clean_prompt, prompt_limit
 from bot.jobs import JobRequest, Kind
 from bot.services import svc
@@ -30,6 +31,9 @@ async def imagine(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def offer(message: Message, context: ContextTypes.DEFAULT_TYPE, me: Caller, text: str) -> None:
     """Show the price and the aspect ratios for a prompt (from /imagine or the message after it)."""
     s = svc(context)
+    if is_blank(text):
+        await message.reply_text(t(me.lang, "imagine_empty_prompt"))
+        return
     prompt = clean_prompt(text)
     if prompt is None:
         await message.reply_text(t(me.lang, "imagine_bad_prompt", max=prompt_limit()))

@@ -215,7 +215,7 @@ class Users:
     ) -> None:
         small, medium, large = f"ph-{uid}-s", f"ph-{uid}-m", f"ph-{uid}-l"
         self.telegram.files[small] = content[:10]
-        self.telegram.files[medium] = b"medium:" + content
+        self.telegram.files[medium] = content + b"medium"  # still a decodable JPEG (bytes after its end marker)
         self.telegram.files[large] = content
         photo = [
             {"file_id": small, "file_unique_id": small, "width": 90, "height": 90, "file_size": 10},
@@ -238,6 +238,10 @@ class Users:
         if caption:
             msg["caption"] = caption
         await self.feed({"message": msg})
+
+    async def send_raw(self, uid: int, lang: str = "en", **fields: Any) -> None:
+        """A message with these Bot API fields (video_note, animation, sticker ...)."""
+        await self.feed({"message": self._base_message(uid, lang) | fields})
 
     async def send_document(self, uid: int, mime: str, size: int, lang: str = "en") -> None:
         doc = {
