@@ -11,7 +11,22 @@ from telegram.request import BaseRequest
 
 from bot.broadcast import Broadcaster
 from bot.drafts import Drafts
-from bot.handlers import admin, animate, balance, cancel, fallback, gate, imagine, original, payments, start
+from bot.handlers import (
+    actions,
+    admin,
+    animate,
+    balance,
+    cancel,
+    fallback,
+    gate,
+    history,
+    imagine,
+    launch,
+    original,
+    payments,
+    start,
+)
+from bot.handlers import settings as settings_
 from bot.job_input import build_input
 from bot.jobs import JobRecord
 from bot.ledger import Ledger
@@ -22,7 +37,7 @@ from bot.runpod_client import RunPodClient
 from bot.runpod_webhook import RunPodWebhookServer
 from bot.services import KEY, Services
 from bot.settings import BotSettings
-from bot.tracker import JobTracker
+from bot.tracker import JobTracker, stored_output
 
 log = logging.getLogger("bot.app")
 
@@ -50,16 +65,20 @@ def build_application(
     app = builder.build()
 
     async def default_builder(job: JobRecord) -> dict[str, Any]:
-        return await build_input(job, lambda file_id: telegram_file(app.bot, file_id))
+        return await build_input(
+            job, lambda file_id: telegram_file(app.bot, file_id), lambda job_id: stored_output(ledger, job_id)
+        )
 
     notifier = TelegramNotifier(app.bot, ledger, settings)
     tracker = JobTracker(ledger, endpoint, notifier, input_builder or default_builder, settings, owner)
     drafts = Drafts(ledger.redis, settings.redis_prefix)
     app.bot_data[KEY] = Services(settings, ledger, drafts, endpoint, tracker)
+    services: Services = app.bot_data[KEY]
+    notifier.after_settle = lambda job: launch.start_next(services, app.bot, job.uid)  # the user's queued request
     app.bot_data[admin.BROADCASTER] = Broadcaster(app.bot, ledger, settings.broadcast_rate_per_s, tracker.owner)
 
     gate.register(app)
-    for module in (start, balance, imagine, animate, cancel, original, payments):
+    for module in (start, balance, imagine, animate, cancel, original, payments, actions, history, settings_):
         module.register(app)
     admin.register(app, settings.admin_ids)
     fallback.register(app)

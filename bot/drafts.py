@@ -52,5 +52,16 @@ class Drafts:
         value = await self.redis.get(self._awaiting(uid))
         return to_str(value) if value else None
 
+    def _template(self, uid: int) -> str:
+        return f"{self.prefix}template:{uid}"
+
+    async def set_template(self, uid: int, request: JobRequest) -> None:
+        """The settings (and pinned seed) the user's next prompt is drawn with ("use this seed")."""
+        await self.redis.set(self._template(uid), request.model_dump_json(), ex=AWAIT_TTL_S)
+
+    async def take_template(self, uid: int) -> JobRequest | None:
+        raw = await self.redis.getdel(self._template(uid))
+        return JobRequest.model_validate_json(raw) if raw else None
+
     async def clear(self, uid: int) -> None:
         await self.redis.delete(self._awaiting(uid))

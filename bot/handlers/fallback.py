@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
-from bot.handlers import imagine
+from bot.handlers import imagine, settings
 from bot.handlers.common import caller
 from bot.services import svc
 from bot.texts import t
@@ -15,8 +15,12 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     me = await caller(update, context)
     message = update.effective_message
     assert message is not None and message.text is not None
-    if await svc(context).drafts.expected(me.uid) == imagine.INTENT:
+    intent = await svc(context).drafts.expected(me.uid)
+    if intent == imagine.INTENT:
         await imagine.offer(message, context, me, message.text)
+        return
+    if intent == settings.NEGATIVE_INTENT:
+        await settings.negative_typed(message, context, me, message.text)
         return
     await message.reply_text(t(me.lang, "send_prompt_or_photo"))
 

@@ -120,10 +120,13 @@ class FakeTelegram(BaseRequest):
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
             }
-        if method in ("sendMessage", "editMessageText", "sendInvoice"):
+        if method in ("sendMessage", "editMessageText", "sendInvoice", "editMessageCaption", "editMessageMedia"):
             return self._message(params)
         if method == "sendPhoto":
-            size = {"file_id": "ph-out", "file_unique_id": "u1", "width": 1, "height": 1}
+            # The first photo keeps the id older tests know; each later one gets its own, as Telegram's do.
+            count = len(self.sent("sendPhoto"))  # this one included
+            file_id = "ph-out" if count == 1 else f"ph-out-{count}"
+            size = {"file_id": file_id, "file_unique_id": file_id, "width": 1, "height": 1}
             return self._message(params, photo=[size])
         if method == "sendDocument":
             return self._message(params, document={"file_id": "doc-out", "file_unique_id": "u2"})

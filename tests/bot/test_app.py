@@ -168,15 +168,35 @@ async def test_insufficient_funds(bot: Bot, fake_runpod: FakeRunPod) -> None:
     assert bot.telegram.last_buttons(U)[0] == ("10 credits · 50 ⭐", "buy:s")
 
 
-async def test_one_job_at_a_time_per_user(bot: Bot, fake_runpod: FakeRunPod) -> None:
+async def test_a_request_made_while_a_job_runs_is_queued_behind_it(bot: Bot, fake_runpod: FakeRunPod) -> None:
     fake_runpod.script = lambda _: [HOLD]
     await imagine(bot)
     await eventually(lambda: len(fake_runpod.runs) == 1)
     await imagine(bot, prompt="another")
-    assert bot.telegram.last_text(U) == "You already have a job running. Wait for it or /cancel it."
+    assert bot.telegram.last_text(U) == "⏳ Waiting for your previous job to finish (1 in your queue)…"
+    assert await bot.ledger.balance(U) == 2  # nothing is held for a queued request yet
+    fake_runpod.script = lambda _: [completed_image()]
     fake_runpod.finish_held(completed_image())
+    await eventually(lambda: len(fake_runpod.runs) == 2)
     await bot.settle()
-    assert len(fake_runpod.runs) == 1 and await bot.ledger.balance(U) == 2
+    assert [r["input"]["params"]["prompt"] for r in fake_runpod.runs] == ["a red fox", "another"]
+    assert len(bot.telegram.sent("sendPhoto", chat_id=U)) == 2 and await bot.ledger.balance(U) == 1
+
+
+async def test_the_per_user_queue_is_bounded_and_cancel_empties_it(
+    redis: Redis, runpod_settings: RunPodSettings, fake_runpod: FakeRunPod
+) -> None:
+    fake_runpod.script = lambda _: [HOLD]
+    async with running_bot(redis, runpod_settings, user_queue_max=1) as bot:
+        await imagine(bot)
+        await eventually(lambda: len(fake_runpod.runs) == 1)
+        await imagine(bot, prompt="second")
+        await imagine(bot, prompt="third")
+        assert bot.telegram.last_text(U) == "You already have 1 request waiting. Wait for them or /cancel."
+        await bot.users.send(U, "/cancel")
+        await bot.settle()
+        assert "✖ Cancelled." in bot.telegram.texts(U)
+        assert len(fake_runpod.runs) == 1 and await bot.ledger.balance(U) == 3
 
 
 async def test_queue_full(redis: Redis, runpod_settings: RunPodSettings, fake_runpod: FakeRunPod) -> None:
