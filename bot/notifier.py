@@ -25,6 +25,7 @@ from workflows.contract import ErrorInfo, JobOutput, OutputItem, OutputKind
 
 log = logging.getLogger("bot.notifier")
 
+CHATS_REMEMBERED = 10_000
 AfterSettle = Callable[[JobRecord], Awaitable[None]]
 
 
@@ -88,7 +89,7 @@ class TelegramNotifier:
 
     async def _edit(self, job: JobRecord, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
         """Edit the status message's text (its caption once it shows a preview)."""
-        self._chat_edit[job.chat_id] = time.monotonic()
+        self._note_edit(job.chat_id)
         try:
             if job.status_photo:
                 await self.bot.edit_message_caption(
@@ -107,6 +108,13 @@ class TelegramNotifier:
             log.warning("status edit failed: %s", exc, extra={"job_id": job.id})
             return False
         return True
+
+    def _note_edit(self, chat_id: int) -> None:
+        now = time.monotonic()
+        if len(self._chat_edit) > CHATS_REMEMBERED:  # only recent edits matter: forget the old ones
+            cutoff = now - self.settings.status_edit_interval_s
+            self._chat_edit = {chat: at for chat, at in self._chat_edit.items() if at >= cutoff}
+        self._chat_edit[chat_id] = now
 
     def _chat_allows_edit(self, chat_id: int) -> bool:
         """Telegram throttles edits per chat: at most one every STATUS_EDIT_INTERVAL_S (about 3 s) for updates
@@ -146,7 +154,7 @@ class TelegramNotifier:
         except ValueError:
             log.warning("preview is not base64", extra={"job_id": job.id})
             return
-        self._chat_edit[job.chat_id] = time.monotonic()
+        self._note_edit(job.chat_id)
         try:
             if job.status_photo:
                 media = InputMediaPhoto(image, caption=text)

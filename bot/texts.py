@@ -275,6 +275,10 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "en": "A {format} file is not a photo. Send a photo of one face (JPEG, PNG or WebP).",
         "ru": "Файл {format} — это не фото. Отправьте фото одного лица (JPEG, PNG или WebP).",
     },
+    "photo_unreadable": {
+        "en": "❌ I couldn't read this photo. Send a JPEG, PNG or WebP photo of one face.",
+        "ru": "❌ Не удалось прочитать это фото. Отправьте фото одного лица в JPEG, PNG или WebP.",
+    },
     "photo_too_small": {
         "en": "This photo is too small ({size}); a face needs at least {limit} on the shorter side.",
         "ru": "Фото слишком маленькое ({size}); для лица нужно не меньше {limit} по короткой стороне.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from bot.handlers import imagine
@@ -70,10 +70,17 @@ async def result_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await query.answer()
         return
     await query.answer(t(me.lang, "action_started"))
+    job_id = new_job_id()
     reply_to = query.message.message_id if query.message is not None else None
-    status = await context.bot.send_message(me.chat_id, t(me.lang, "status_reserved"), reply_to_message_id=reply_to)
+    cancel = InlineKeyboardButton(t(me.lang, "cancel_button"), callback_data=f"cancel:{job_id}")
+    status = await context.bot.send_message(
+        me.chat_id,
+        t(me.lang, "status_reserved"),
+        reply_to_message_id=reply_to,
+        reply_markup=InlineKeyboardMarkup([[cancel]]),
+    )
     kept = KeptRequest(
-        job_id=new_job_id(),
+        job_id=job_id,
         uid=me.uid,
         chat_id=me.chat_id,
         lang=me.lang,

@@ -12,6 +12,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import FileSizeLimit
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.handlers.common import Caller, caller, draft_choice
@@ -87,13 +88,18 @@ async def _face_refusal(context: ContextTypes.DEFAULT_TYPE, me: Caller, file_id:
     checker = _face_checker()
     if checker is None:
         return None
-    data = await telegram_file(context.bot, file_id)
+    try:
+        data = await telegram_file(context.bot, file_id)
+    except TelegramError as exc:  # the worker checks the face again; a download hiccup must not refuse the photo
+        log.warning("photo not downloaded for the face check: %s", exc, extra={"uid": me.uid})
+        return None
     check = await asyncio.to_thread(checker, data)  # MediaPipe is CPU work: keep the event loop free
     if check.ok:
         return None
     code = getattr(check.code, "value", None) or "NO_FACE"
     log.info("photo refused before charging", extra={"uid": me.uid, "code": code, "faces": check.faces})
-    return t(me.lang, "face_refused", reason=error_text(me.lang, code))
+    reason = error_text(me.lang, "NO_FACE") if code == "NO_FACE" else t(me.lang, "photo_unreadable")
+    return t(me.lang, "face_refused", reason=reason)
 
 
 def keyboard(lang: str, settings: BotSettings, draft: str, prompt: str | None) -> InlineKeyboardMarkup:

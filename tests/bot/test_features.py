@@ -350,3 +350,29 @@ async def test_a_job_waiting_behind_another_holds_no_credits(bot: Bot, fake_runp
     fake_runpod.finish_held(completed_image())
     await bot.settle()
     assert len(fake_runpod.runs) == 1 and await bot.ledger.balance(U) == 2
+
+
+async def test_a_video_in_history_is_resent_and_animated_again_from_the_same_photo(
+    bot: Bot, fake_runpod: FakeRunPod
+) -> None:
+    mp4 = b"\x00\x00\x00\x18ftypmp42-video"
+    fake_runpod.script = lambda _: [completed_video(len(mp4), data_b64=base64.b64encode(mp4).decode())]
+    await bot.users.send(U, "/start")
+    await bot.ledger.grant(U, 10, admin=0)
+    await bot.users.send_photo(U, face_jpeg())
+    await bot.users.tap(
+        U, next(d for _, d in bot.telegram.last_buttons(U) if d.startswith("dur:") and d.endswith(":15"))
+    )
+    await bot.settle()
+    assert await bot.ledger.balance(U) == 13 - 6
+    await bot.users.send(U, "/history")
+    assert "1. " in bot.telegram.last_text(U) and "video 15 s" in bot.telegram.last_text(U)
+    resend, reroll = (d for _, d in bot.telegram.last_buttons(U))
+    await bot.users.tap(U, resend)
+    again = bot.telegram.sent("sendVideo", chat_id=U)[-1]
+    assert again.get("video") == "vid-out" and again.files == {}
+    await bot.users.tap(U, reroll)
+    await bot.settle()
+    first, second = (run["input"]["params"] for run in fake_runpod.runs)
+    assert second["duration"] == first["duration"] == 15 and second["photo"] == first["photo"]
+    assert await bot.ledger.balance(U) == 13 - 12
