@@ -88,7 +88,7 @@ async def result_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         cost=cost_of(s.settings, request),
         status_msg=status.message_id,
     )
-    await start(s, context.bot, kept)
+    await start(s, context.bot, kept, shown=True)
 
 
 async def _use_seed(context: ContextTypes.DEFAULT_TYPE, s: Services, me: Caller, record: ResultRecord) -> None:

@@ -43,7 +43,8 @@ async def launch(
     await start(svc(context), context.bot, kept)
 
 
-async def start(s: Services, bot: Bot, kept: KeptRequest, *, queue: bool = True) -> None:
+async def start(s: Services, bot: Bot, kept: KeptRequest, *, queue: bool = True, shown: bool = False) -> None:
+    """Reserve and track; ``shown``: the request's message already says "Starting…" with its Cancel button."""
     lang = kept.lang
     deadline = s.settings.image_deadline_s if kept.request.kind is Kind.IMAGE else s.settings.video_deadline_s
     fields = request_fields(kept.request, kept.chat_id, lang) | {"status_msg": str(kept.status_msg)}
@@ -63,7 +64,8 @@ async def start(s: Services, bot: Bot, kept: KeptRequest, *, queue: bool = True)
     markup = InlineKeyboardMarkup(
         [[InlineKeyboardButton(t(lang, "cancel_button"), callback_data=f"cancel:{kept.job_id}")]]
     )
-    await _show(bot, kept, t(lang, "status_reserved"), markup)
+    if not shown:
+        await _show(bot, kept, t(lang, "status_reserved"), markup)
     await s.tracker.track(kept.job_id)
 
 
