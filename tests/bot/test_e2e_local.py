@@ -114,7 +114,8 @@ async def test_image_end_to_end(bot: Bot) -> None:
     [photo] = bot.telegram.sent("sendPhoto", chat_id=U)
     assert photo.files["photo"][1].startswith(b"\x89PNG")
     assert bot.telegram.last_text(U) == "✅ Done. 1 credit spent, balance 2."
-    await bot.users.tap(U, bot.telegram.buttons(photo)[0][1], message_id=photo.message_id)
+    original = next(d for _, d in bot.telegram.buttons(photo) if d.startswith("orig:"))
+    await bot.users.tap(U, original, message_id=photo.message_id)
     await eventually(lambda: len(bot.telegram.sent("sendDocument", chat_id=U)) == 1)  # a non-blocking handler
     [doc] = bot.telegram.sent("sendDocument", chat_id=U)
     assert doc.files["document"][1] == photo.files["photo"][1]
