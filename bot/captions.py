@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from bot.job_input import UPSCALE_PRESET, VARIATION_PRESET, preset_of
 from bot.jobs import JobRequest, Kind
-from bot.texts import t
+from bot.texts import CATALOG, t
 from workflows.contract import JobOutput
 from workflows.liveportrait import STYLES as MOTION_STYLES
 from workflows.liveportrait import resolve_style
@@ -33,6 +33,11 @@ def style_names() -> dict[str, str]:
     return names
 
 
+def style_label(lang: str, key: str) -> str:
+    """A style's name in the user's language (its English title when the catalog has no entry for it)."""
+    return t(lang, f"style_{key}") if f"style_{key}" in CATALOG else style_names().get(key, key)
+
+
 def _image_details(lang: str, request: JobRequest, params: dict[str, Any]) -> list[str]:
     details = []
     seed = params.get("seed", request.seed)
@@ -40,7 +45,7 @@ def _image_details(lang: str, request: JobRequest, params: dict[str, Any]) -> li
         details.append(t(lang, "caption_seed", seed=seed))
     style = params.get("style", request.style)
     if style and style != "none":
-        details.append(t(lang, "caption_style", style=style_names().get(str(style), str(style))))
+        details.append(t(lang, "caption_style", style=style_label(lang, str(style))))
     steps, cfg = params.get("steps", request.steps), params.get("cfg", request.cfg)
     if steps is not None and cfg is not None:
         details.append(t(lang, "caption_steps", steps=steps, cfg=f"{cfg:g}" if isinstance(cfg, float) else cfg))

@@ -343,6 +343,13 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "ru": "Пришлите негативный промпт (чего не должно быть на картинках) или -, чтобы вернуть стандартный.",
     },
     "settings_saved": {"en": "Saved.", "ru": "Сохранено."},
+    # Style names (workflows/styles.py keys); a style without an entry here shows its own English title
+    "style_none": {"en": "No style", "ru": "Без стиля"},
+    "style_photo": {"en": "Photo", "ru": "Фото"},
+    "style_cinematic": {"en": "Cinematic", "ru": "Кино"},
+    "style_anime": {"en": "Anime", "ru": "Аниме"},
+    "style_painting": {"en": "Oil painting", "ru": "Масло"},
+    "style_3d": {"en": "3D render", "ru": "3D-рендер"},
     # /history
     "history_empty": {
         "en": "No results yet. /imagine <prompt> makes the first one.",

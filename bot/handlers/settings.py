@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.captions import style_names
+from bot.captions import style_label, style_names
 from bot.handlers.common import Caller, caller
 from bot.inputs import is_blank
 from bot.job_input import prompt_limit
@@ -33,8 +33,7 @@ def _tick(chosen: bool, label: str) -> str:
 
 
 def describe(lang: str, us: UserSettings) -> str:
-    names = style_names()
-    style = names.get(us.style, us.style) if us.style else t(lang, "settings_none")
+    style = style_label(lang, us.style) if us.style else t(lang, "settings_none")
     return t(
         lang,
         "settings_show",
@@ -50,7 +49,11 @@ def keyboard(lang: str, us: UserSettings) -> InlineKeyboardMarkup:
     names = style_names()
     if names:  # styles arrive with workflows/styles.py
         styles = [
-            InlineKeyboardButton(_tick(us.style == k, v), callback_data=f"set:style:{k}") for k, v in names.items()
+            InlineKeyboardButton(
+                _tick(us.style == key or (us.style is None and key == "none"), style_label(lang, key)),
+                callback_data=f"set:style:{key}",
+            )
+            for key in names
         ]
         rows += [styles[i : i + 3] for i in range(0, len(styles), 3)]
     steps = us.steps if us.steps is not None else default("steps")

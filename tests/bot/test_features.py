@@ -21,6 +21,7 @@ from tests.bot.harness import Bot, running_bot
 from tests.bot.photos import face_jpeg, no_face_jpeg
 from tests.bot.waiting import eventually
 from workflows.presets import get_preset
+from workflows.sdxl import SdxlParams
 
 U = 4001
 
@@ -142,6 +143,9 @@ async def test_variation_starts_from_the_original_at_its_price(bot: Bot, fake_ru
     await bot.settle()
     run = fake_runpod.runs[1]["input"]
     assert run["preset"] == "sdxl_variation" and run["params"] == {"prompt": "a red fox", "image": PNG_B64}
+    preset = get_preset("sdxl_variation")
+    assert preset is not None
+    preset.params_model.model_validate(run["params"])  # what the worker will accept
     assert await bot.ledger.balance(U) == 3 - 1 - 2
     assert bot.telegram.sent("sendPhoto", chat_id=U)[-1].get("caption", "").startswith("Variation\na red fox")
 
@@ -156,6 +160,9 @@ async def test_upscale_keeps_the_seed_and_is_not_offered_again(bot: Bot, fake_ru
     await bot.settle()
     run = fake_runpod.runs[1]["input"]
     assert run["preset"] == "sdxl_upscale" and run["params"] == {"prompt": "a red fox", "seed": 5, "image": PNG_B64}
+    preset = get_preset("sdxl_upscale")
+    assert preset is not None
+    preset.params_model.model_validate(run["params"])
     assert await bot.ledger.balance(U) == 13 - 1 - 3
     upscaled = bot.telegram.sent("sendPhoto", chat_id=U)[-1]
     assert not any(d.startswith("up:") for _, d in bot.telegram.buttons(upscaled))
@@ -218,6 +225,7 @@ async def test_settings_apply_to_the_next_images(bot: Bot, fake_runpod: FakeRunP
         "steps": 30,
         "cfg": 8.0,
     }
+    SdxlParams.model_validate(fake_runpod.runs[0]["input"]["params"])  # what the worker will accept
     await bot.users.send(U, "/settings")
     await bot.users.tap(U, "set:reset:")
     await make_image(bot)
@@ -376,3 +384,20 @@ async def test_a_video_in_history_is_resent_and_animated_again_from_the_same_pho
     first, second = (run["input"]["params"] for run in fake_runpod.runs)
     assert second["duration"] == first["duration"] == 15 and second["photo"] == first["photo"]
     assert await bot.ledger.balance(U) == 13 - 12
+
+
+async def test_a_style_from_settings_runs_and_is_named_in_the_caption(bot: Bot, fake_runpod: FakeRunPod) -> None:
+    if importlib.util.find_spec("workflows.styles") is None:
+        pytest.skip("workflows.styles is not here yet (features-worker)")
+    await bot.users.send(U, "/settings", lang="ru")
+    assert ("✓ Без стиля", "set:style:none") in bot.telegram.last_buttons(U)
+    await bot.users.tap(U, "set:style:cinematic")
+    assert "Стиль: Кино" in bot.telegram.last_text(U)
+    fake_runpod.script = lambda _: [image_done(style="cinematic")]
+    photo = await make_image(bot)
+    params = fake_runpod.runs[0]["input"]["params"]
+    assert params["style"] == "cinematic"
+    sdxl = get_preset("sdxl")
+    assert sdxl is not None
+    sdxl.params_model.model_validate(params)  # what the worker will accept
+    assert "стиль Кино" in str(photo.get("caption"))
