@@ -27,6 +27,7 @@ class Call:
     params: dict[str, Any]
     files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
     message_id: int = 0  # of the message this call created or edited
+    result: Any = None  # what Telegram answered (the sent message, with its file ids)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
@@ -80,6 +81,7 @@ class FakeTelegram(BaseRequest):
             return code, json.dumps(body).encode()
         self.calls.append(call)
         result = self._result(api_method, params)
+        call.result = result
         if isinstance(result, dict) and "message_id" in result:
             call.message_id = result["message_id"]
         return 200, json.dumps({"ok": True, "result": result}).encode()
