@@ -6,8 +6,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import BotCommand
-from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
@@ -15,19 +13,36 @@ from bot import blocking
 from bot.broadcast import Broadcaster
 from bot.drafts import Drafts
 from bot.flood import ChatRateLimiter
-from bot.handlers import admin, animate, balance, cancel, fallback, gate, imagine, original, payments, start, support
+from bot.handlers import (
+    actions,
+    admin,
+    animate,
+    balance,
+    cancel,
+    fallback,
+    gate,
+    history,
+    imagine,
+    launch,
+    original,
+    payments,
+    start,
+    support,
+)
+from bot.handlers import settings as settings_
 from bot.handlers.errors import on_error
 from bot.job_input import build_input
 from bot.jobs import JobRecord
 from bot.ledger import Ledger
 from bot.media import telegram_file
+from bot.menus import set_command_menus
 from bot.notifier import TelegramNotifier
 from bot.runpod_client import RunPodClient
 from bot.runpod_webhook import RunPodWebhookServer
 from bot.services import KEY, Services
 from bot.settings import BotSettings
 from bot.stars import StarsReconciler
-from bot.tracker import JobTracker
+from bot.tracker import JobTracker, stored_output
 from bot.updates import PerUserUpdates
 
 log = logging.getLogger("bot.app")
@@ -35,18 +50,6 @@ log = logging.getLogger("bot.app")
 WEBHOOK = "runpod_webhook"
 STARS = "stars"
 InputBuilder = Callable[[JobRecord], Awaitable[dict[str, Any]]]
-COMMANDS = [
-    ("imagine", "Generate an image"),
-    ("animate", "Animate a face photo"),
-    ("balance", "Credits and recent changes"),
-    ("buy", "Buy credits"),
-    ("cancel", "Cancel the running job"),
-    ("referral", "Invite friends"),
-    ("language", "Language"),
-    ("help", "Help"),
-    ("terms", "Terms"),
-    ("paysupport", "Payment support"),
-]
 
 
 def build_application(
@@ -70,19 +73,22 @@ def build_application(
     app = builder.build()
 
     async def default_builder(job: JobRecord) -> dict[str, Any]:
-        return await build_input(job, lambda file_id: telegram_file(app.bot, file_id))
+        return await build_input(
+            job, lambda file_id: telegram_file(app.bot, file_id), lambda job_id: stored_output(ledger, job_id)
+        )
 
     notifier = TelegramNotifier(app.bot, ledger, settings)
     tracker = JobTracker(ledger, endpoint, notifier, input_builder or default_builder, settings, owner)
     drafts = Drafts(ledger.redis, settings.redis_prefix)
     services = app.bot_data[KEY] = Services(settings, ledger, drafts, endpoint, tracker)
     limiter.on_blocked = lambda uid: blocking.blocked(services, uid, "403")
+    notifier.after_settle = lambda job: launch.start_next(services, app.bot, job.uid)  # the user's queued request
     app.bot_data[admin.BROADCASTER] = Broadcaster(app.bot, ledger, settings.broadcast_rate_per_s, tracker.owner)
     app.bot_data[STARS] = StarsReconciler(app.bot, ledger, settings.stars_reconcile_interval_s, settings.free_credits)
 
     gate.register(app)
     blocking.register(app)
-    for module in (start, balance, imagine, animate, cancel, original, payments):
+    for module in (start, balance, imagine, animate, cancel, original, payments, actions, history, settings_):
         module.register(app)
     admin.register(app, settings.admin_ids)
     support.register(app, settings.admin_ids)
@@ -108,10 +114,7 @@ async def start_services(app: Application) -> None:  # type: ignore[type-arg]
         )
         hook.start()
         app.bot_data[WEBHOOK] = hook
-    try:
-        await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
-    except TelegramError as exc:
-        log.warning("could not set the command menu: %s", exc)
+    await set_command_menus(app.bot)
 
 
 async def stop_services(app: Application) -> None:  # type: ignore[type-arg]

@@ -63,6 +63,8 @@ class BotSettings(BaseSettings):
     referral_bonus: Credits = Field(default=3, description="credited to the inviter once per new invitee")
     image_cost: Credits = 1
     video_costs: dict[int, Credits] = Field(default_factory=lambda: {10: 4, 15: 6, 20: 8})
+    variation_cost: Credits = Field(default=1, description="a variation of a result (sdxl_variation)")
+    upscale_cost: Credits = Field(default=2, description="a 2x upscale of a result (sdxl_upscale)")
     packs: list[CreditPack] = Field(default_factory=lambda: list(DEFAULT_PACKS))
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
@@ -85,6 +87,8 @@ class BotSettings(BaseSettings):
     status_edit_interval_s: float = Field(default=3.0, ge=0)
     photo_max_bytes: int = Field(default=7 * 1024 * 1024, description="RunPod's /run body is limited to 10 MB")
     broadcast_rate_per_s: float = Field(default=20.0, gt=0)
+    user_queue_max: int = Field(default=2, ge=0, description="requests a user may queue behind a running job")
+    history_ttl_s: int = Field(default=30 * 24 * 3600, gt=0, description="how long /history keeps a result")
 
     # The endpoint: RunPod's when runpod_endpoint_id is set, otherwise the local endpoint.
     # (RUNPOD_BASE_URL, RUNPOD_API_KEY and the client's other settings are read by bot.runpod_client.RunPodSettings.)

@@ -33,7 +33,13 @@ class Notifier(Protocol):
     """How the tracker talks to the user (the Telegram side implements it)."""
 
     async def progress(
-        self, job: JobRecord, phase: str, *, position: int = 0, percent: float | None = None
+        self,
+        job: JobRecord,
+        phase: str,
+        *,
+        position: int = 0,
+        percent: float | None = None,
+        preview: str | None = None,
     ) -> None: ...
 
     async def deliver(self, job: JobRecord, output: JobOutput) -> bool:
@@ -77,6 +83,13 @@ def _percent(status: JobStatus) -> float | None:
     if progress is None or "percent" not in progress.model_fields_set:
         return None
     return max(0.0, min(100.0, progress.percent))
+
+
+def _preview(status: JobStatus) -> str | None:
+    """The worker's latest live preview (base64 JPEG) while it samples, when it sent one."""
+    progress = status.progress()
+    preview = (progress.model_extra or {}).get("preview") if progress is not None else None
+    return getattr(progress, "preview", None) or (preview if isinstance(preview, str) else None)
 
 
 class JobTracker:
@@ -324,7 +337,7 @@ class JobTracker:
             await self._position(job.id, queued=False)
             if job.phase != "running":
                 await self.ledger.update_job(job.id, phase="running")
-            await self.notifier.progress(job, "running", percent=_percent(status))
+            await self.notifier.progress(job, "running", percent=_percent(status), preview=_preview(status))
 
     async def _position(self, job_id: str, *, queued: bool) -> int:
         """Queue position among this bot's jobs waiting on the endpoint (1-based); 0 once running."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from bot.handlers import imagine, support
+from bot.handlers import imagine, settings, support
 from bot.handlers.common import caller
 from bot.services import svc
 from bot.texts import t
@@ -24,6 +24,9 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if intent == imagine.INTENT:
         await imagine.offer(message, context, me, message.text)
+        return
+    if intent == settings.NEGATIVE_INTENT:
+        await settings.negative_typed(message, context, me, message.text)
         return
     await message.reply_text(t(me.lang, "send_prompt_or_photo"))
 

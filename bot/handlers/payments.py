@@ -22,6 +22,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.handlers.actions import offer_pending
 from bot.handlers.common import caller
 from bot.services import svc
 from bot.settings import CreditPack
@@ -126,6 +127,8 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
         log.info("payment delivered again; already credited", extra={"charge": charge})
         return
     await message.reply_text(t(lang, "paid", credits=credits, balance=balance))
+    if update.effective_user is not None:  # the request that waited for these credits, one tap away
+        await offer_pending(context, update.effective_user.id, lang)
 
 
 async def _while_redis_down(op: Callable[[], Awaitable[T]], give_up_s: float, charge: str) -> T:

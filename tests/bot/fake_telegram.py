@@ -29,6 +29,7 @@ class Call:
     files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
     message_id: int = 0  # of the message this call created or edited
     at: float = field(default_factory=time.monotonic)  # when the fake received it (ordering across chats)
+    result: Any = None  # what Telegram answered (the sent message, with its file ids)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
@@ -92,6 +93,7 @@ class FakeTelegram(BaseRequest):
                 body["parameters"] = parameters
             return code, json.dumps(body).encode()
         result = self._result(api_method, params)
+        call.result = result
         if isinstance(result, _Error):
             self.calls.append(Call(api_method + "!failed", params))
             return result.code, json.dumps(
@@ -138,10 +140,13 @@ class FakeTelegram(BaseRequest):
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
             }
-        if method in ("sendMessage", "editMessageText", "sendInvoice"):
+        if method in ("sendMessage", "editMessageText", "sendInvoice", "editMessageCaption", "editMessageMedia"):
             return self._message(params)
         if method == "sendPhoto":
-            size = {"file_id": "ph-out", "file_unique_id": "u1", "width": 1, "height": 1}
+            # The first photo keeps the id older tests know; each later one gets its own, as Telegram's do.
+            count = len(self.sent("sendPhoto"))  # this one included
+            file_id = "ph-out" if count == 1 else f"ph-out-{count}"
+            size = {"file_id": file_id, "file_unique_id": file_id, "width": 1, "height": 1}
             return self._message(params, photo=[size])
         if method == "sendDocument":
             return self._message(params, document={"file_id": "doc-out", "file_unique_id": "u2"})
@@ -283,7 +288,7 @@ class Users:
     ) -> None:
         small, medium, large = f"ph-{uid}-s", f"ph-{uid}-m", f"ph-{uid}-l"
         self.telegram.files[small] = content[:10]
-        self.telegram.files[medium] = b"medium:" + content
+        self.telegram.files[medium] = content + b"medium"  # still a decodable JPEG (bytes after its end marker)
         self.telegram.files[large] = content
         photo = [
             {"file_id": small, "file_unique_id": small, "width": 90, "height": 90, "file_size": 10},
@@ -306,6 +311,10 @@ class Users:
         if caption:
             msg["caption"] = caption
         await self.feed({"message": msg})
+
+    async def send_raw(self, uid: int, lang: str = "en", **fields: Any) -> None:
+        """A message with these Bot API fields (video_note, animation, sticker ...)."""
+        await self.feed({"message": self._base_message(uid, lang) | fields})
 
     async def send_document(self, uid: int, mime: str, size: int, lang: str = "en") -> None:
         doc = {

@@ -25,7 +25,15 @@ class RecordingNotifier:
         self.events: list[tuple[str, Any]] = []
         self.deliver_ok = True
 
-    async def progress(self, job: JobRecord, phase: str, *, position: int = 0, percent: float | None = None) -> None:
+    async def progress(
+        self,
+        job: JobRecord,
+        phase: str,
+        *,
+        position: int = 0,
+        percent: float | None = None,
+        preview: str | None = None,
+    ) -> None:
         self.events.append(("progress", (phase, position, percent)))
 
     async def deliver(self, job: JobRecord, output: JobOutput) -> bool:

@@ -188,7 +188,7 @@ BOT_CASES = [
     B("forged-cancel", "tap", "cancel:someone-elses-job", "no running job"),
     B("unknown-callback", "tap", "\u0000;DROP TABLE users;--", ""),
     B("unknown-pack", "tap", "buy:xxl", "no longer valid"),
-    B("wrong-document", "document", ("application/x-msdownload", 1024), "only animate photos"),
+    B("wrong-document", "document", ("application/x-msdownload", 1024), "is not a photo"),
     B("forged-precheckout", "precheckout", ("pack:s:100000:1:{uid}", 1), "no longer valid"),
     B("unreadable-payment", "payment", ("garbage", 50), ""),
 ]
