@@ -51,3 +51,30 @@ def test_the_dockerfile_ships_no_handler_package() -> None:
     text = (REPO_ROOT / "Dockerfile.bot").read_text()
     assert "COPY bot/ bot/" in text
     assert "handler" not in "".join(line for line in text.splitlines() if line.startswith("COPY"))
+
+
+def test_public_url_without_the_telegram_secret_stops_instead_of_polling(bot_image_app: Path) -> None:
+    result = start_bot(
+        bot_image_app, RUNPOD_ENDPOINT_ID="abc123", RUNPOD_API_KEY="k", PUBLIC_URL="https://bot.example.com"
+    )
+    assert result.returncode == 1
+    assert "PUBLIC_URL is set but TELEGRAM_WEBHOOK_SECRET is not" in result.stderr
+
+
+def test_webhook_settings_telegram_would_refuse_are_named(bot_image_app: Path) -> None:
+    result = start_bot(
+        bot_image_app, RUNPOD_ENDPOINT_ID="abc123", RUNPOD_API_KEY="k", PUBLIC_URL="http://bot.example.com",
+        TELEGRAM_WEBHOOK_SECRET="has spaces!", RUNPOD_WEBHOOK_SECRET="a/b",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "PUBLIC_URL must start with https://" in result.stderr
+    assert "TELEGRAM_WEBHOOK_SECRET may hold only A-Z a-z 0-9 _ -" in result.stderr
+    assert "RUNPOD_WEBHOOK_SECRET may hold only" in result.stderr
+    assert "has spaces!" not in result.stderr  # the secret itself is not echoed
+
+
+def test_an_invalid_setting_is_one_message_not_a_traceback(bot_image_app: Path) -> None:
+    result = start_bot(bot_image_app, RUNPOD_ENDPOINT_ID="abc123", RUNPOD_API_KEY="k", ADMIN_IDS="me")
+    assert result.returncode == 1
+    assert "invalid bot settings" in result.stderr and "admin_ids" in result.stderr.lower()
+    assert "Traceback" not in result.stderr
