@@ -34,7 +34,7 @@ fi
 
 # Where the worker reads the volume's weights (extra_model_paths.yaml, the liveportrait link in the image).
 # A pod mounts the network volume at /workspace instead: with VOLUME_MODELS_ROOT=/workspace/models the
-# worker and smoke modes link this path to it, so the same image finds the weights there too.
+# worker, smoke and idle modes link this path to it, so the same image finds the weights there too.
 worker_models="${VOLUME_MOUNT_MODELS:-/runpod-volume/models}"
 link_volume() {
     if [[ "${volume_models}" != "${worker_models}" && ! -e "${worker_models}" ]]; then
@@ -73,6 +73,7 @@ case "${mode}" in
         idle
         ;;
     idle)
+        link_volume
         idle
         ;;
     worker)
