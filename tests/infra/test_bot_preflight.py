@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bot import preflight
+from bot.settings import BotSettings
 from handler.settings import REPO_ROOT
 
 
@@ -78,3 +80,19 @@ def test_an_invalid_setting_is_one_message_not_a_traceback(bot_image_app: Path) 
     assert result.returncode == 1
     assert "invalid bot settings" in result.stderr and "admin_ids" in result.stderr.lower()
     assert "Traceback" not in result.stderr
+
+
+def test_an_empty_runpod_webhook_secret_turns_runpod_webhooks_off(tmp_path: Path) -> None:
+    # bot.env as copied from deploy/bot.env.example, with webhook mode on but RUNPOD_WEBHOOK_SECRET left empty:
+    # no callback URL ending in /runpod//<job> that the receiver cannot match (jobs would wait for the slow poll).
+    env_file = tmp_path / "bot.env"
+    text = (REPO_ROOT / "deploy" / "bot.env.example").read_text()
+    env_file.write_text(
+        text.replace("PUBLIC_URL=\n", "PUBLIC_URL=https://bot.example.com\n").replace(
+            "TELEGRAM_WEBHOOK_SECRET=\n", "TELEGRAM_WEBHOOK_SECRET=tg-secret\n"
+        )
+    )
+    settings = BotSettings(_env_file=env_file)  # type: ignore[call-arg]
+    assert settings.public_url == "https://bot.example.com"
+    assert settings.runpod_webhook_url is None
+    assert preflight.webhook_problems(settings) == []
