@@ -8,13 +8,17 @@ contain the local endpoint (``handler.local_endpoint``) that a missing id otherw
 from __future__ import annotations
 
 import importlib.util
+import re
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.runpod_client import RunPodSettings
+from bot.settings import BotSettings
 
 RUNPOD_BASE_URL = str(RunPodSettings.model_fields["base_url"].default)
+# What Telegram accepts as setWebhook's secret_token; the RunPod secret is a URL path segment, so the same set.
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class EndpointEnv(BaseSettings):
@@ -45,4 +49,25 @@ def problems(env: EndpointEnv, has_local_endpoint: bool) -> list[str]:
             "RUNPOD_ENDPOINT_ID is not set and this image has no local endpoint to fall back to: set "
             "RUNPOD_ENDPOINT_ID and RUNPOD_API_KEY in the bot's env file (docs/deploy.md)"
         )
+    return found
+
+
+def webhook_problems(settings: BotSettings) -> list[str]:
+    """Webhook settings that would otherwise fail quietly: polling despite PUBLIC_URL, or setWebhook refused."""
+    found = []
+    tg_secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else ""
+    rp_secret = settings.runpod_webhook_secret.get_secret_value() if settings.runpod_webhook_secret else ""
+    if settings.public_url:
+        if not settings.public_url.startswith("https://"):
+            found.append(
+                "PUBLIC_URL must start with https:// (Telegram calls webhooks over HTTPS only; docs/deploy.md)"
+            )
+        if not tg_secret:
+            found.append(
+                "PUBLIC_URL is set but TELEGRAM_WEBHOOK_SECRET is not: set both for webhook mode (openssl rand -hex 32),"
+                " or neither for long polling (docs/deploy.md step 10)"
+            )
+    for name, value in (("TELEGRAM_WEBHOOK_SECRET", tg_secret), ("RUNPOD_WEBHOOK_SECRET", rp_secret)):
+        if value and not SECRET_PATTERN.fullmatch(value):
+            found.append(f"{name} may hold only A-Z a-z 0-9 _ - (1 to 256 characters): openssl rand -hex 32 makes one")
     return found

@@ -123,6 +123,7 @@ class BotSettings(BaseSettings):
 
     @property
     def runpod_webhook_url(self) -> str | None:
-        if not self.public_url or self.runpod_webhook_secret is None:
+        # An empty RUNPOD_WEBHOOK_SECRET= (deploy/bot.env.example as copied) means no RunPod webhook.
+        if not self.public_url or not (self.runpod_webhook_secret and self.runpod_webhook_secret.get_secret_value()):
             return None
         return f"{self.public_url.rstrip('/')}/runpod/{self.runpod_webhook_secret.get_secret_value()}"

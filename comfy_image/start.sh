@@ -32,6 +32,20 @@ if [[ "$(id -u)" == "0" && "${uid}" != "0" ]]; then
     drop=(setpriv --reuid="${uid}" --regid="${uid}" --clear-groups -- env HOME="${home:-/tmp}")
 fi
 
+# Where the worker reads the volume's weights (extra_model_paths.yaml, the liveportrait link in the image).
+# A pod mounts the network volume at /workspace instead: with VOLUME_MODELS_ROOT=/workspace/models the
+# worker, smoke and idle modes link this path to it, so the same image finds the weights there too.
+worker_models="${VOLUME_MOUNT_MODELS:-/runpod-volume/models}"
+link_volume() {
+    if [[ "${volume_models}" != "${worker_models}" && ! -e "${worker_models}" ]]; then
+        if mkdir -p "$(dirname "${worker_models}")" && ln -s "${volume_models}" "${worker_models}"; then
+            echo "start.sh: ${worker_models} -> ${volume_models}" >&2
+        else
+            echo "WARNING start.sh: could not link ${worker_models} to ${volume_models}" >&2
+        fi
+    fi
+}
+
 idle() {
     echo "start.sh: ${mode} finished; idling (stop or terminate the pod when done)" >&2
     exec sleep infinity
@@ -52,15 +66,18 @@ case "${mode}" in
         idle
         ;;
     smoke)
+        link_volume
         read -r -a smoke_args <<< "${SMOKE_ARGS:---out /tmp/comfy-worker/smoke}"
         "${drop[@]}" python scripts/gpu_smoke.py "${smoke_args[@]}" \
             || echo "start.sh: gpu_smoke exit status $?" >&2
         idle
         ;;
     idle)
+        link_volume
         idle
         ;;
     worker)
+        link_volume
         ;;
     *)
         echo "start.sh: unknown START_MODE=${mode} (worker, fill, smoke, idle)" >&2

@@ -22,9 +22,9 @@ for name in "${not_emitted[@]}"; do exclude+=(--no-emit-package "${name}"); done
 
 "${uv}" pip compile "${common[@]}" -o requirements/lock/bot.txt requirements/bot.txt
 "${uv}" pip compile "${common[@]}" "${exclude[@]}" -o requirements/lock/worker.txt requirements/lock/worker.in
-# PyPI's torch pulls the CUDA 13 nvidia-* wheels; the cu128 torch of the torch layer brings its own.
-grep -v -E '^nvidia-' requirements/lock/worker.txt | awk '
-    /^[a-z]/ { skip = 0 } /^nvidia-/ { skip = 1 } !skip' > requirements/lock/worker.txt.tmp
+# PyPI's torch pulls the CUDA 13 nvidia-* wheels; the cu128 torch of the torch layer brings its own. Each
+# nvidia-* entry goes with its --hash and "# via" lines (dropping the name alone left them on the entry above).
+awk '/^[a-z]/ { skip = 0 } /^nvidia-/ { skip = 1 } !skip' requirements/lock/worker.txt > requirements/lock/worker.txt.tmp
 mv requirements/lock/worker.txt.tmp requirements/lock/worker.txt
 "${uv}" pip compile "${common[@]}" --no-deps -o requirements/lock/worker-nodeps.txt requirements/worker-nodeps.txt
 "${uv}" pip compile "${common[@]}" --no-deps -o requirements/lock/comfyui-source.txt requirements/lock/comfyui-source.in

@@ -113,3 +113,10 @@ def test_the_hub_test_is_a_valid_job_that_needs_no_weights() -> None:
         assert job.workflow is not None
         classes = {node["class_type"] for node in json.loads(json.dumps(job.workflow)).values()}
         assert classes <= {"EmptyImage", "SaveImage"}, classes
+
+
+def test_the_guides_curl_check_sends_the_hub_test_job() -> None:
+    # docs/deploy.md step 7 checks a new endpoint with the same weightless job the Hub runs.
+    guide = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    body = guide.split('/runsync" \\\n', 1)[1].split("-d '", 1)[1].split("'\n", 1)[0]
+    assert JobInput.model_validate(json.loads(body)["input"]).workflow == TESTS.tests[0].input["workflow"]

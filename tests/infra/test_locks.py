@@ -49,6 +49,15 @@ def test_every_locked_package_carries_a_hash(lock: str) -> None:
         assert "--hash=sha256:" in entry, entry.splitlines()[0]
 
 
+@pytest.mark.parametrize("lock", ["bot.txt", "worker.txt", "worker-nodeps.txt", "comfyui-source.txt", "fetch.txt"])
+def test_every_hash_line_continues_a_requirement(lock: str) -> None:
+    # uv (Dockerfile.worker's installer) refuses a --hash line that no requirement line continues into.
+    lines = (LOCK / lock).read_text().splitlines()
+    orphans = [n + 1 for n, line in enumerate(lines) if line.strip().startswith("--hash") and n and not
+               lines[n - 1].rstrip().endswith("\\")]  # fmt: skip
+    assert orphans == [], f"{lock}: --hash lines with no requirement at lines {orphans[:5]}"
+
+
 def test_worker_lock_brings_no_second_torch_or_cuda_libraries() -> None:
     names = set(pins(LOCK / "worker.txt"))
     assert not {"torch", "torchvision", "triton"} & names

@@ -77,3 +77,20 @@ def test_an_unknown_mode_stops_with_the_valid_ones(tmp_path: Path, file_server: 
     status, output = start(tmp_path, file_server, START_MODE="serve")
     assert status == 2
     assert "unknown START_MODE=serve (worker, fill, smoke, idle)" in output
+
+
+def test_smoke_on_a_pod_finds_the_volume_where_the_worker_reads_weights(
+    tmp_path: Path, file_server: FileServer
+) -> None:
+    # A pod mounts the volume at /workspace; the worker reads /runpod-volume/models (here under tmp_path).
+    volume = tmp_path / "volume" / "models"
+    (volume / "checkpoints").mkdir(parents=True)
+    (volume / "checkpoints" / "sd.safetensors").write_bytes(b"w")
+    worker_models = tmp_path / "runpod-volume" / "models"
+    status, output = start(
+        tmp_path, file_server, START_MODE="smoke", SMOKE_ARGS="--help", RUN_AS_UID="0",
+        VOLUME_MOUNT_MODELS=str(worker_models),
+    )  # fmt: skip
+    assert status is None, output  # gpu_smoke --help ran, then the pod idles
+    assert "GPU acceptance check" in output
+    assert (worker_models / "checkpoints" / "sd.safetensors").read_bytes() == b"w"
