@@ -1,4 +1,4 @@
-"""Where one job's files live: its own input and output subfolders inside ComfyUI's folders."""
+"""Where one job's files live: its own input, output and temp folders, removed as a whole after delivery."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from PIL import Image
 from handler.errors import ErrorCode, JobError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+FOLDERS = ("input", "output", "temp")
 
 
 def safe_name(name: str, default_suffix: str = ".png") -> str:
@@ -27,31 +28,49 @@ def safe_name(name: str, default_suffix: str = ".png") -> str:
 
 
 class JobFiles:
-    """Owns ``input/job-<id>/`` and ``output/job-<id>/`` for one job and removes the inputs afterwards."""
+    """Owns ``<jobs_root>/job-<id>/{input,output,temp}``: ComfyUI's three folders while this job runs.
 
-    def __init__(self, job_id: str, input_dir: Path, output_dir: Path) -> None:
+    Only files staged here (``staged``) may be loaded by the job's graph (handler.file_inputs).
+    """
+
+    def __init__(self, job_id: str, jobs_root: Path) -> None:
         self.subfolder = "job-" + _UNSAFE.sub("_", job_id)[:80]
-        self.input_dir = input_dir / self.subfolder
-        self.output_dir = output_dir / self.subfolder
+        self.root = jobs_root / self.subfolder
+        self.input_dir = self.root / "input"
+        self.output_dir = self.root / "output"
+        self.temp_dir = self.root / "temp"
+        self.staged: dict[str, tuple[int, int]] = {}  # staged file name -> (width, height)
+        self._requested: dict[str, str] = {}  # staged file name -> the name the job gave it
 
     @property
-    def filename_prefix(self) -> str:
-        """Prefix for every save node, so outputs of this job land in (and are found in) its own folder."""
-        return f"{self.subfolder}/"
+    def dirs(self) -> dict[str, Path]:
+        return {"input": self.input_dir, "output": self.output_dir, "temp": self.temp_dir}
+
+    def create(self) -> None:
+        # A leftover folder of the same job id (a crashed run) must not leak its files into this one.
+        shutil.rmtree(self.root, ignore_errors=True)
+        for path in self.dirs.values():
+            path.mkdir(parents=True, exist_ok=True)
 
     def stage_image(self, name: str, image: Image.Image) -> str:
         """Write a checked image as PNG; returns the name a LoadImage node uses to load it."""
         filename = Path(safe_name(name)).stem + ".png"
+        if filename in self._requested:
+            raise JobError(
+                ErrorCode.INVALID_INPUT,
+                f"Images {self._requested[filename]!r} and {name!r} would be stored under the same name "
+                f"{filename!r}; give every image a distinct name.",
+                field="images.name",
+            )
         self.input_dir.mkdir(parents=True, exist_ok=True)
         image.save(self.input_dir / filename, format="PNG", compress_level=1)
-        return f"{self.subfolder}/{filename}"
+        self.staged[filename] = image.size
+        self._requested[filename] = name
+        return filename
 
     def stage_alias(self, requested: str, staged: str) -> dict[str, str]:
         """Map the names a workflow may use for an image (as sent, sanitised) to its staged name."""
         return {requested: staged, safe_name(requested): staged}
 
-    def cleanup_inputs(self) -> None:
-        shutil.rmtree(self.input_dir, ignore_errors=True)
-
-    def cleanup_outputs(self) -> None:
-        shutil.rmtree(self.output_dir, ignore_errors=True)
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -79,8 +80,15 @@ def _check_url(url: str, allow_private: bool) -> None:
         raise JobError(ErrorCode.INVALID_INPUT, "Image URLs must be https:// URLs.", field="images")
 
 
-def fetch(url: str, *, max_bytes: int, timeout_s: float, allow_private: bool = False) -> bytes:
-    """GET ``url`` (https only) with a size cap and a timeout; JobError(INVALID_INPUT) on every refusal."""
+def fetch(
+    url: str, *, max_bytes: int, timeout_s: float, allow_private: bool = False, deadline: float | None = None
+) -> bytes:
+    """GET ``url`` (https only) with a size cap and a timeout; JobError(INVALID_INPUT) on every refusal.
+
+    ``deadline`` (time.monotonic()) bounds the whole download, however slowly the server trickles bytes.
+    """
+    if deadline is not None:
+        timeout_s = max(0.001, min(timeout_s, deadline - time.monotonic()))
     timeouts = {"connect": timeout_s, "read": timeout_s, "write": timeout_s, "pool": timeout_s}
     with httpcore.ConnectionPool(network_backend=_GuardedBackend(allow_private), retries=0) as pool:
         for _ in range(MAX_REDIRECTS + 1):
@@ -99,7 +107,7 @@ def fetch(url: str, *, max_bytes: int, timeout_s: float, allow_private: bool = F
                         raise JobError(
                             ErrorCode.INVALID_INPUT, f"Image URL answered HTTP {response.status}.", field="images"
                         )
-                    return _read_capped(response.iter_stream(), max_bytes)
+                    return _read_capped(response.iter_stream(), max_bytes, deadline)
             except httpcore.TimeoutException as exc:
                 raise JobError(ErrorCode.INVALID_INPUT, "Image URL timed out.", field="images") from exc
             except httpcore.NetworkError as exc:
@@ -111,9 +119,11 @@ def fetch(url: str, *, max_bytes: int, timeout_s: float, allow_private: bool = F
     raise JobError(ErrorCode.INVALID_INPUT, "Image URL redirects too often.", field="images")
 
 
-def _read_capped(chunks: Iterable[bytes], max_bytes: int) -> bytes:
+def _read_capped(chunks: Iterable[bytes], max_bytes: int, deadline: float | None = None) -> bytes:
     body = bytearray()
     for chunk in chunks:
+        if deadline is not None and time.monotonic() > deadline:
+            raise JobError(ErrorCode.INVALID_INPUT, "Image URL download did not finish in time.", field="images")
         body += chunk
         if len(body) > max_bytes:
             raise JobError(

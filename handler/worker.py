@@ -14,13 +14,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from handler.budgets import check_produced
 from handler.engine import ComfyEngine, EngineResult, ProgressCallback
 from handler.errors import ErrorCode, JobError
 from handler.files import JobFiles
+from handler.images import DownloadBudget
 from handler.logs import job_id_var
 from handler.outputs import collect
 from handler.prepare import prepare
 from handler.progress import ProgressThrottle
+from handler.sandbox import JobGuard
 from handler.schema import JobInput, JobOutput, OutputItem, OutputKind, Timings
 from handler.settings import REPO_ROOT, WorkerSettings
 from handler.storage import deliver, s3_override_from_runpod
@@ -65,6 +68,7 @@ class Worker:
 
     async def start(self) -> None:
         await self.engine.boot()
+        self.engine.comfy.nodes.NODE_CLASS_MAPPINGS.update(JobGuard.CLASSES)
         if self.settings.warmup:
             await self._warm_up(self.settings.warmup)
 
@@ -87,7 +91,7 @@ class Worker:
     async def handle(self, job: dict[str, Any], report: bool = True) -> dict[str, Any]:
         job_id = str(job.get("id") or uuid.uuid4())
         token = job_id_var.set(job_id)
-        files = JobFiles(job_id, self.engine.dirs["input"], self.engine.dirs["output"])
+        files = JobFiles(job_id, self.settings.work_dir / "jobs")
         try:
             output = await self._run(job, job_id, files, report)
             log.info("job done", extra={"fields": {"outputs": len(output.outputs), **output.timings.model_dump()}})
@@ -102,8 +106,7 @@ class Worker:
             return await self._failure(JobError(ErrorCode.INTERNAL))
         finally:
             self._stops.pop(job_id, None)
-            files.cleanup_inputs()
-            files.cleanup_outputs()
+            files.cleanup()
             job_id_var.reset(token)
 
     async def _failure(self, err: JobError) -> dict[str, Any]:
@@ -117,17 +120,35 @@ class Worker:
             result["refresh_worker"] = True  # a fresh process is the surest way back to a clean GPU
         return result
 
+    def _downloads(self, started: float) -> DownloadBudget:
+        """The tighter of IMAGE_DOWNLOAD_DEADLINE_S and what is left of JOB_TIMEOUT_S (then it is a TIMEOUT)."""
+        now = time.monotonic()
+        job_end = now + self.settings.job_timeout_s - (time.perf_counter() - started)
+        if job_end <= now + self.settings.image_download_deadline_s:
+            return DownloadBudget(job_end, "JOB_TIMEOUT_S", ErrorCode.TIMEOUT)
+        return DownloadBudget(now + self.settings.image_download_deadline_s, "IMAGE_DOWNLOAD_DEADLINE_S")
+
+    def _remaining(self, started: float, stage: str) -> float:
+        remaining = self.settings.job_timeout_s - (time.perf_counter() - started)
+        if remaining <= 0:
+            raise JobError(ErrorCode.TIMEOUT, stage=stage)
+        return remaining
+
     async def _run(self, job: dict[str, Any], job_id: str, files: JobFiles, report: bool) -> JobOutput:
         started = time.perf_counter()
         job_input = parse_input(job.get("input"))
-        prepared = await asyncio.to_thread(prepare, job_input, files, self.settings)
+        files.create()
+        prepared = await asyncio.to_thread(prepare, job_input, files, self.settings, self._downloads(started))
         prepared_at = time.perf_counter()
+        self._remaining(started, "prepare")
         on_progress = ProgressThrottle(lambda p: self._sink(job, p), self.settings.progress_interval_s)
-        result = await self._execute(job_id, prepared.prompt, on_progress if report else None, started)
-        produced, texts = collect(result.outputs, self.engine.dirs)
+        guard = JobGuard(self.settings, files, raw=job_input.workflow is not None)
+        result = await self._execute(job_id, prepared.prompt, on_progress if report else None, started, files, guard)
+        produced, texts = collect(result.outputs, files.dirs)
+        check_produced(produced, self.settings)
         executed_at = time.perf_counter()
         override = job_input.s3 or s3_override_from_runpod(job.get("s3Config"))
-        items = await asyncio.to_thread(deliver, produced, self.settings, override, job_input.delivery, job_id)
+        items = await self._deliver(produced, override, job_input, job_id, started)
         items += [
             OutputItem(
                 node_id=t.node_id,
@@ -150,12 +171,29 @@ class Worker:
             outputs=items, timings=timings, preset=prepared.preset, params=prepared.params, warnings=prepared.warnings
         )
 
+    async def _deliver(
+        self, produced: list[Any], override: Any, job_input: JobInput, job_id: str, started: float
+    ) -> list[OutputItem]:
+        """Deliver within what is left of JOB_TIMEOUT_S (an upload past it is abandoned: TIMEOUT)."""
+        remaining = self._remaining(started, "deliver")
+        work = asyncio.to_thread(deliver, produced, self.settings, override, job_input.delivery, job_id)
+        try:
+            return await asyncio.wait_for(work, timeout=remaining)
+        except TimeoutError as exc:
+            raise JobError(ErrorCode.TIMEOUT, stage="deliver") from exc
+
     async def _execute(
-        self, job_id: str, prompt: dict[str, Any], on_progress: ProgressCallback | None, started: float
+        self,
+        job_id: str,
+        prompt: dict[str, Any],
+        on_progress: ProgressCallback | None,
+        started: float,
+        files: JobFiles,
+        guard: JobGuard,
     ) -> EngineResult:
         if job_id in self._stops:
             raise JobError(self._stops[job_id])
-        task = asyncio.ensure_future(self.engine.run(job_id, prompt, on_progress))
+        task = asyncio.ensure_future(self.engine.run(job_id, prompt, on_progress, files.dirs, guard))
         remaining = max(0.001, self.settings.job_timeout_s - (time.perf_counter() - started))
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout=remaining)

@@ -84,8 +84,7 @@ async def test_inputs_are_removed_after_the_job(worker: Any) -> None:
             job_id="cleanup-1",
         )
     )
-    assert not (worker.engine.dirs["input"] / "job-cleanup-1").exists()
-    assert not (worker.engine.dirs["output"] / "job-cleanup-1").exists()
+    assert not (worker.settings.work_dir / "jobs" / "job-cleanup-1").exists()
 
 
 async def test_malformed_base64(worker: Any) -> None:
