@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handler.errors import ErrorCode, JobError
-from handler.file_inputs import UPLOAD_FLAGS, definitions, input_spec, is_link
+from handler.file_inputs import UPLOAD_FLAGS, bypasses_checks, definitions, input_spec, is_link
 from handler.outputs import ProducedFile
 from handler.settings import WorkerSettings
 
@@ -74,7 +74,8 @@ def _order(graph: Mapping[str, Any]) -> list[str]:
 class _Node:
     """One node's literal numbers, links resolved to their declared maximum."""
 
-    def __init__(self, inputs: Mapping[str, Any], defs: Mapping[str, Any]) -> None:
+    def __init__(self, cls: Any, inputs: Mapping[str, Any], defs: Mapping[str, Any]) -> None:
+        self.cls = cls
         self.inputs = inputs
         self.defs = defs
 
@@ -82,9 +83,9 @@ class _Node:
         value = self.inputs.get(name)
         if isinstance(value, dict) and "__value__" in value:
             value = value["__value__"]
+        spec = input_spec(self.defs, name)
+        ceiling = spec[1].get("max") if spec else None
         if is_link(value):
-            spec = input_spec(self.defs, name)
-            ceiling = spec[1].get("max") if spec else None
             return float(ceiling) if isinstance(ceiling, (int, float)) else None
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             return None
@@ -92,7 +93,11 @@ class _Node:
             number = float(value)
         except ValueError:
             return None
-        return number if math.isfinite(number) else None
+        if not math.isfinite(number):
+            return None
+        if isinstance(ceiling, (int, float)) and number > ceiling and not bypasses_checks(self.cls, name):
+            return None  # ComfyUI's validation refuses it (WORKFLOW_INVALID) before anything runs
+        return number
 
 
 def _pixels(node: _Node, upstream: Estimate, staged: Mapping[str, tuple[int, int]]) -> int:
@@ -156,7 +161,7 @@ def check_budgets(
         if cls is None:
             estimates[node_id] = upstream
             continue
-        node = _Node(inputs, definitions(cls))
+        node = _Node(cls, inputs, definitions(cls))
         estimate = Estimate(_pixels(node, upstream, staged), _frames(node, upstream))
         estimates[node_id] = estimate
         where = {"node_id": node_id, "class_type": class_type}

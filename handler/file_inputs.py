@@ -96,8 +96,8 @@ def refusal(node_id: str, class_type: str, name: str, reason: str) -> JobError:
     )
 
 
-def _bypasses_list(cls: Any, name: str) -> bool:
-    """Whether ComfyUI skips its own "value in list" check for this input (the node validates it itself)."""
+def bypasses_checks(cls: Any, name: str) -> bool:
+    """Whether ComfyUI skips its own checks (in the list, min/max) of this input: the node validates it itself."""
     import inspect
 
     validate = getattr(cls, "VALIDATE_INPUTS", None) or getattr(cls, "validate_inputs", None)
@@ -130,7 +130,7 @@ def _check_input(
             raise refusal(node_id, class_type, name, "not an image of this job")
     elif combo:
         listed = isinstance(value, (str, int, float, bool)) and value in options
-        if not listed and ((isinstance(value, str) and path_like(value)) or _bypasses_list(cls, name)):
+        if not listed and ((isinstance(value, str) and path_like(value)) or bypasses_checks(cls, name)):
             raise refusal(node_id, class_type, name, "not in the node's list")
     elif isinstance(input_type, str) and input_type not in WIDGET_TYPES and isinstance(value, (dict, list)):
         raise refusal(node_id, class_type, name, "structured value")
