@@ -46,7 +46,12 @@ def path_like(value: str) -> bool:
 
 def definitions(cls: Any) -> dict[str, Any]:
     """A node class's input definitions, {"required": {...}, "optional": {...}} (ComfyUI v1 and v3 nodes)."""
-    found = cls.INPUT_TYPES()
+    try:
+        found = cls.INPUT_TYPES()
+    except Exception as exc:  # a broken custom node: ComfyUI could not validate its inputs either
+        raise JobError(
+            ErrorCode.WORKFLOW_INVALID, f"Node class {getattr(cls, '__name__', cls)!r} cannot describe its inputs."
+        ) from exc
     return found if isinstance(found, dict) else {}
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -69,6 +70,8 @@ class Worker:
     async def start(self) -> None:
         await self.engine.boot()
         self.engine.comfy.nodes.NODE_CLASS_MAPPINGS.update(JobGuard.CLASSES)
+        # Job folders a previous process left (killed mid-job, or a stuck node that wrote after cleanup).
+        shutil.rmtree(self.settings.work_dir / "jobs", ignore_errors=True)
         if self.settings.warmup:
             await self._warm_up(self.settings.warmup)
 

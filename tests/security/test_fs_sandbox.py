@@ -209,6 +209,14 @@ async def test_two_images_stored_under_one_name_are_refused(worker: Any, names: 
     assert not _jobs_left(worker)
 
 
+@pytest.mark.parametrize("name", ["....", "/", "日本語", "\x00", "../../"])
+async def test_image_names_that_sanitise_to_nothing_are_refused(worker: Any, name: str) -> None:
+    images = [{"name": name, "image": b64_image(RED)}]
+    error = failed(await run_job(worker, {"workflow": graphs.load_image("x.png"), "images": images}))
+    assert (error.code, error.details["field"]) == ("INVALID_INPUT", "images.name")
+    assert not _jobs_left(worker)
+
+
 async def test_distinct_names_load_their_own_images(worker: Any) -> None:
     blue = Image.new("RGB", (24, 16), (0, 0, 255))
     images = [{"name": "red.png", "image": b64_image(RED)}, {"name": "blue.png", "image": b64_image(blue)}]
