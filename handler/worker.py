@@ -21,11 +21,11 @@ from handler.errors import ErrorCode, JobError
 from handler.files import JobFiles
 from handler.images import DownloadBudget
 from handler.logs import job_id_var
-from handler.outputs import collect
+from handler.outputs import ProducedFile, collect
 from handler.prepare import prepare
 from handler.progress import ProgressThrottle
 from handler.sandbox import JobGuard
-from handler.schema import JobInput, JobOutput, OutputItem, OutputKind, Timings
+from handler.schema import JobInput, JobOutput, OutputItem, OutputKind, S3Override, Timings
 from handler.settings import REPO_ROOT, WorkerSettings
 from handler.storage import deliver, s3_override_from_runpod
 
@@ -175,7 +175,12 @@ class Worker:
         )
 
     async def _deliver(
-        self, produced: list[Any], override: Any, job_input: JobInput, job_id: str, started: float
+        self,
+        produced: list[ProducedFile],
+        override: S3Override | None,
+        job_input: JobInput,
+        job_id: str,
+        started: float,
     ) -> list[OutputItem]:
         """Deliver within what is left of JOB_TIMEOUT_S (an upload past it is abandoned: TIMEOUT)."""
         remaining = self._remaining(started, "deliver")
