@@ -10,6 +10,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,9 @@ class Worker:
         self.engine = ComfyEngine(settings)
         self._sink = progress_sink or runpod_progress
         self._stops: dict[str, ErrorCode] = {}
+        # Removing a job's folders costs a few ms of directory updates: done after the response, before the next job.
+        self._cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-cleanup")
+        self._cleaning: Future[None] | None = None
 
     async def start(self) -> None:
         await self.engine.boot()
@@ -91,7 +95,13 @@ class Worker:
         self._stops[job_id] = code
         self.engine.interrupt(job_id, code)
 
+    async def cleaned(self) -> None:
+        """Wait until the previous job's folders are gone (every job starts with this)."""
+        if self._cleaning is not None:
+            await asyncio.wrap_future(self._cleaning)
+
     async def handle(self, job: dict[str, Any], report: bool = True) -> dict[str, Any]:
+        await self.cleaned()
         job_id = str(job.get("id") or uuid.uuid4())
         token = job_id_var.set(job_id)
         files = JobFiles(job_id, self.settings.work_dir / "jobs")
@@ -109,7 +119,7 @@ class Worker:
             return await self._failure(JobError(ErrorCode.INTERNAL))
         finally:
             self._stops.pop(job_id, None)
-            files.cleanup()
+            self._cleaning = self._cleaner.submit(files.cleanup)
             job_id_var.reset(token)
 
     async def _failure(self, err: JobError) -> dict[str, Any]:

@@ -27,7 +27,8 @@ def fifo(tmp_path: Path) -> Iterator[Path]:
     yield path
 
 
-def _jobs_left(worker: Any) -> list[Path]:
+async def _jobs_left(worker: Any) -> list[Path]:
+    await worker.cleaned()  # folders are removed right after the response, before the next job starts
     jobs = worker.settings.work_dir / "jobs"
     return list(jobs.iterdir()) if jobs.exists() else []
 
@@ -40,7 +41,7 @@ async def _refused(worker: Any, job_input: dict[str, Any]) -> str:
     error = failed(await run_job(worker, job_input))
     assert error.code == "INVALID_INPUT", error
     assert error.details["field"] == "workflow"
-    assert not _jobs_left(worker), "the job's folders are removed"
+    assert not await _jobs_left(worker), "the job's folders are removed"
     return error.message
 
 
@@ -157,8 +158,9 @@ async def test_literal_output_prefixes_stay_in_the_job_folder(worker: Any, prefi
     out = ok(await run_job(worker, {"workflow": graph}))
     assert [item.filename for item in out.outputs] == [out.outputs[0].filename]
     assert "/" not in (out.outputs[0].filename or "")
+    assert not await _jobs_left(worker)
     assert not list(worker.settings.work_dir.parent.rglob("*escaped*")), "nothing written outside"
-    assert not _jobs_left(worker)
+    assert not list(Path("/tmp").glob("escaped*"))
 
 
 async def test_a_linked_output_prefix_stays_in_the_job_folder(worker: Any) -> None:
@@ -167,6 +169,7 @@ async def test_a_linked_output_prefix_stays_in_the_job_folder(worker: Any) -> No
     graph["2"]["inputs"]["filename_prefix"] = ["9", 0]
     out = ok(await run_job(worker, {"workflow": graph}))
     assert len(out.outputs) == 1 and (out.outputs[0].filename or "").startswith("linked-escape")
+    assert not await _jobs_left(worker)
     assert not list(worker.settings.work_dir.parent.rglob("*linked-escape*"))
     again = ok(await run_job(worker, {"workflow": graph}))
     assert len(again.outputs) == 1, "the second identical job writes (and delivers) its own file"
@@ -179,7 +182,7 @@ async def test_a_later_job_cannot_load_an_earlier_jobs_output_or_preview(worker:
     first = ok(await run_job(worker, {"workflow": graph}, job_id="earlier"))
     names = [item.filename or "" for item in first.outputs]
     assert len(names) == 2
-    assert not _jobs_left(worker) and not _idle_files(worker), "outputs and previews are removed after delivery"
+    assert not await _jobs_left(worker) and not _idle_files(worker), "outputs and previews are removed after delivery"
     for name in names:
         for ref in (name, f"{name} [output]", f"{name} [temp]", f"../../job-earlier/output/{name}"):
             await _refused(worker, {"workflow": graphs.load_image(ref)})
@@ -206,7 +209,7 @@ async def test_two_images_stored_under_one_name_are_refused(worker: Any, names: 
     assert error.code == "INVALID_INPUT"
     assert error.details["field"] == "images.name"
     assert "distinct" in error.message
-    assert not _jobs_left(worker)
+    assert not await _jobs_left(worker)
 
 
 @pytest.mark.parametrize("name", ["....", "/", "日本語", "\x00", "../../"])
@@ -214,7 +217,7 @@ async def test_image_names_that_sanitise_to_nothing_are_refused(worker: Any, nam
     images = [{"name": name, "image": b64_image(RED)}]
     error = failed(await run_job(worker, {"workflow": graphs.load_image("x.png"), "images": images}))
     assert (error.code, error.details["field"]) == ("INVALID_INPUT", "images.name")
-    assert not _jobs_left(worker)
+    assert not await _jobs_left(worker)
 
 
 async def test_distinct_names_load_their_own_images(worker: Any) -> None:
