@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import unicodedata
+import uuid
 from pathlib import Path
 
 from PIL import Image
@@ -28,13 +29,16 @@ def safe_name(name: str, default_suffix: str = ".png") -> str:
 
 
 class JobFiles:
-    """Owns ``<jobs_root>/job-<id>/{input,output,temp}``: ComfyUI's three folders while this job runs.
+    """Owns ``<jobs_root>/job-<id>-<random>/{input,output,temp}``: ComfyUI's three folders while this job runs.
+
+    The random part makes every run's folder new, even for a reused job id whose previous folder is still being
+    removed.
 
     Only files staged here (``staged``) may be loaded by the job's graph (handler.file_inputs).
     """
 
     def __init__(self, job_id: str, jobs_root: Path) -> None:
-        self.subfolder = "job-" + _UNSAFE.sub("_", job_id)[:80]
+        self.subfolder = f"job-{_UNSAFE.sub('_', job_id)[:80]}-{uuid.uuid4().hex[:8]}"
         self.root = jobs_root / self.subfolder
         self.input_dir = self.root / "input"
         self.output_dir = self.root / "output"
@@ -47,10 +51,9 @@ class JobFiles:
         return {"input": self.input_dir, "output": self.output_dir, "temp": self.temp_dir}
 
     def create(self) -> None:
-        # A leftover folder of the same job id (a crashed run) must not leak its files into this one.
-        shutil.rmtree(self.root, ignore_errors=True)
-        for path in self.dirs.values():
-            path.mkdir(parents=True, exist_ok=True)
+        self.input_dir.mkdir(parents=True)  # input nodes list it while the graph is checked
+        self.output_dir.mkdir()
+        # temp/ is made by ComfyUI's own save path on the first preview: most jobs never need it.
 
     def stage_image(self, name: str, image: Image.Image) -> str:
         """Write a checked image as PNG; returns the name a LoadImage node uses to load it."""

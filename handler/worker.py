@@ -67,7 +67,8 @@ class Worker:
         self.engine = ComfyEngine(settings)
         self._sink = progress_sink or runpod_progress
         self._stops: dict[str, ErrorCode] = {}
-        # Removing a job's folders costs a few ms of directory updates: done after the response, before the next job.
+        # Removing a job's folders costs milliseconds of directory updates on some disks: it runs after the response,
+        # off the next job's path (every run has a new folder, and a job loads only what it staged itself).
         self._cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-cleanup")
         self._cleaning: Future[None] | None = None
 
@@ -96,12 +97,11 @@ class Worker:
         self.engine.interrupt(job_id, code)
 
     async def cleaned(self) -> None:
-        """Wait until the previous job's folders are gone (every job starts with this)."""
+        """Wait until the last finished job's folders are gone."""
         if self._cleaning is not None:
             await asyncio.wrap_future(self._cleaning)
 
     async def handle(self, job: dict[str, Any], report: bool = True) -> dict[str, Any]:
-        await self.cleaned()
         job_id = str(job.get("id") or uuid.uuid4())
         token = job_id_var.set(job_id)
         files = JobFiles(job_id, self.settings.work_dir / "jobs")

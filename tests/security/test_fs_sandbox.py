@@ -6,6 +6,7 @@ back at all has not opened it (nothing is read), and the answer is the same as f
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,7 +161,7 @@ async def test_literal_output_prefixes_stay_in_the_job_folder(worker: Any, prefi
     assert "/" not in (out.outputs[0].filename or "")
     assert not await _jobs_left(worker)
     assert not list(worker.settings.work_dir.parent.rglob("*escaped*")), "nothing written outside"
-    assert not list(Path("/tmp").glob("escaped*"))
+    assert not glob.glob("/tmp/escaped*")
 
 
 async def test_a_linked_output_prefix_stays_in_the_job_folder(worker: Any) -> None:
