@@ -67,3 +67,10 @@ def test_the_lists_are_read_from_the_environment_as_json(monkeypatch: pytest.Mon
     monkeypatch.setenv("NODE_DENY", '["LoadImage"]')
     settings = WorkerSettings()
     assert (settings.node_allow, settings.node_deny) == (["EmptyImage", "SaveImage"], ["LoadImage"])
+
+
+async def test_the_operators_warm_up_is_not_subject_to_the_policy(worker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker.settings, "node_allow", [])
+    job = {"id": "warmup", "input": {"workflow": graphs.empty_image()}}
+    ok(dict(await worker.handle(job, report=False, trusted=True)))
+    assert failed(dict(await worker.handle(job))).code == "WORKFLOW_INVALID"
