@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import shutil
@@ -71,6 +72,9 @@ class Worker:
         # off the next job's path (every run has a new folder, and a job loads only what it staged itself).
         self._cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-cleanup")
         self._cleaning: Future[None] | None = None
+        # Deliveries get their own threads: one abandoned at the job timeout (an S3 store that never answers) must
+        # neither hold the next job's delivery nor the event loop's default executor.
+        self._delivery = ThreadPoolExecutor(max_workers=4, thread_name_prefix="deliver")
 
     async def start(self) -> None:
         await self.engine.boot()
@@ -198,7 +202,10 @@ class Worker:
     ) -> list[OutputItem]:
         """Deliver within what is left of JOB_TIMEOUT_S (an upload past it is abandoned: TIMEOUT)."""
         remaining = self._remaining(started, "deliver")
-        work = asyncio.to_thread(deliver, produced, self.settings, override, job_input.delivery, job_id)
+        loop = asyncio.get_running_loop()
+        ctx = contextvars.copy_context()  # the job id stays on the delivery's log lines
+        args = (deliver, produced, self.settings, override, job_input.delivery, job_id)
+        work = loop.run_in_executor(self._delivery, ctx.run, *args)
         try:
             return await asyncio.wait_for(work, timeout=remaining)
         except TimeoutError as exc:

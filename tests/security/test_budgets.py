@@ -7,6 +7,7 @@ with the process's resident memory all but unchanged and well inside a few secon
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -216,3 +217,42 @@ async def test_a_trickling_url_is_cut_off_at_its_deadline(
     monkeypatch.undo()
     image = b64_image(Image.new("RGB", (8, 8)))
     ok(await run_job(worker, {"workflow": graphs.load_image("p.png"), "images": [{"name": "p.png", "image": image}]}))
+
+
+@pytest.fixture
+def silent_store() -> Iterator[str]:
+    """An S3 endpoint that accepts connections and requests but never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+async def test_delivery_is_inside_the_job_timeout(
+    worker: Any, monkeypatch: pytest.MonkeyPatch, silent_store: str
+) -> None:
+    monkeypatch.setattr(worker.settings, "allow_private_urls", True)
+    monkeypatch.setattr(worker.settings, "job_timeout_s", 2.0)
+    store = {"bucket": "b", "endpoint_url": silent_store, "access_key_id": "k", "secret_access_key": "s"}
+    started = time.monotonic()
+    error = failed(await run_job(worker, {"workflow": graphs.empty_image(8, 8), "s3": store}))
+    assert (error.code, error.details.get("stage")) == ("TIMEOUT", "deliver"), error
+    assert time.monotonic() - started < 10.0, "boto's own read timeout is 60 s"
+    monkeypatch.undo()
+    ok(await run_job(worker, {"workflow": graphs.empty_image()}))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,28 @@ async def test_distinct_names_load_their_own_images(worker: Any) -> None:
     images = [{"name": "red.png", "image": b64_image(RED)}, {"name": "blue.png", "image": b64_image(blue)}]
     out = ok(await run_job(worker, {"workflow": graphs.load_image("blue.png"), "images": images}))
     assert png(out.outputs[0].data or "").convert("RGB").getpixel((1, 1)) == (0, 0, 255)
+
+
+def _hostile_names(count: int) -> list[str]:
+    """Seeded random names: separators, dots, annotations, control and non-ASCII characters, long ones."""
+    rng = random.Random(10)
+    alphabet = "/\\.. []~:%\x00\x01\n\tabcXYZ09_-é日\u202e"
+    parts = ["..", "/", "[output]", "[temp]", "[input]", "~", "C:", "%year%", "photo.png"]
+    names = []
+    for _ in range(count):
+        pieces = [rng.choice(parts) if rng.random() < 0.4 else rng.choice(alphabet) for _ in range(rng.randint(1, 12))]
+        names.append("".join(pieces) * rng.choice([1, 1, 1, 40]))
+    return names
+
+
+async def test_hostile_file_names_are_always_the_one_specific_error(worker: Any) -> None:
+    staged = [{"name": "photo.png", "image": b64_image(RED)}]
+    for name in _hostile_names(150):
+        if name == "photo.png":
+            continue
+        image = failed(await run_job(worker, {"workflow": graphs.load_image(name), "images": staged}))
+        assert (image.code, image.details.get("field")) == ("INVALID_INPUT", "workflow"), (name, image)
+        model = failed(await run_job(worker, {"workflow": graphs.sampler(name)}))
+        assert model.code in ("INVALID_INPUT", "MODEL_MISSING"), (name, model)
+    assert not await _jobs_left(worker)
+    ok(await run_job(worker, {"workflow": graphs.load_image("photo.png"), "images": staged}))
