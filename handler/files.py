@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+import time
 import unicodedata
 import uuid
 from pathlib import Path
@@ -77,3 +79,18 @@ class JobFiles:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def remove_stale(jobs_root: Path, older_than_s: float) -> None:
+    """Remove job folders untouched for longer than any job may run (left by a killed process).
+
+    Worker processes may share ``jobs_root`` (the local endpoint runs one per GPU): a fresh folder may belong to a
+    sibling's running job, so only old ones go.
+    """
+    if not jobs_root.is_dir():
+        return
+    cutoff = time.time() - older_than_s
+    for entry in jobs_root.iterdir():
+        with contextlib.suppress(OSError):
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)

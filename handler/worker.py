@@ -7,7 +7,6 @@ import contextlib
 import contextvars
 import json
 import logging
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 from handler.budgets import check_produced
 from handler.engine import ComfyEngine, EngineResult, ProgressCallback
 from handler.errors import ErrorCode, JobError
-from handler.files import JobFiles
+from handler.files import JobFiles, remove_stale
 from handler.images import DownloadBudget
 from handler.logs import job_id_var
 from handler.outputs import ProducedFile, collect
@@ -79,8 +78,9 @@ class Worker:
     async def start(self) -> None:
         await self.engine.boot()
         self.engine.comfy.nodes.NODE_CLASS_MAPPINGS.update(JobGuard.CLASSES)
-        # Job folders a previous process left (killed mid-job, or a stuck node that wrote after cleanup).
-        shutil.rmtree(self.settings.work_dir / "jobs", ignore_errors=True)
+        # Job folders a killed process left; a minute more than any job may take, so no sibling's running job.
+        stale_s = self.settings.job_timeout_s + self.settings.interrupt_grace_s + 60
+        remove_stale(self.settings.work_dir / "jobs", stale_s)
         if self.settings.warmup:
             await self._warm_up(self.settings.warmup)
 

@@ -252,3 +252,15 @@ async def test_hostile_file_names_are_always_the_one_specific_error(worker: Any)
         assert model.code in ("INVALID_INPUT", "MODEL_MISSING"), (name, model)
     assert not await _jobs_left(worker)
     ok(await run_job(worker, {"workflow": graphs.load_image("photo.png"), "images": staged}))
+
+
+def test_only_stale_job_folders_are_removed_at_start(tmp_path: Path) -> None:
+    from handler.files import remove_stale
+
+    old, fresh = tmp_path / "job-killed-1", tmp_path / "job-sibling-2"
+    for folder in (old, fresh):
+        (folder / "input").mkdir(parents=True)
+    os.utime(old, (0, 0))
+    remove_stale(tmp_path, older_than_s=700)
+    assert not old.exists(), "a folder left by a killed process goes"
+    assert (fresh / "input").is_dir(), "a sibling process's running job keeps its folder"
