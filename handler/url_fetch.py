@@ -7,6 +7,7 @@ connected to. Redirects are followed by hand, each hop checked again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from urllib.parse import urljoin
 
@@ -29,8 +30,15 @@ def _check_url(url: str, allow_private: bool) -> None:
         raise _refused(exc) from None
 
 
-def fetch(url: str, *, max_bytes: int, timeout_s: float, allow_private: bool = False) -> bytes:
-    """GET ``url`` (https only) with a size cap and a timeout; JobError(INVALID_INPUT) on every refusal."""
+def fetch(
+    url: str, *, max_bytes: int, timeout_s: float, allow_private: bool = False, deadline: float | None = None
+) -> bytes:
+    """GET ``url`` (https only) with a size cap and a timeout; JobError(INVALID_INPUT) on every refusal.
+
+    ``deadline`` (time.monotonic()) bounds the whole download, however slowly the server trickles bytes.
+    """
+    if deadline is not None:
+        timeout_s = max(0.001, min(timeout_s, deadline - time.monotonic()))
     timeouts = {"connect": timeout_s, "read": timeout_s, "write": timeout_s, "pool": timeout_s}
     backend = PinnedBackend(allow_loopback=allow_private)
     with httpcore.ConnectionPool(network_backend=backend, retries=0) as pool:
@@ -50,7 +58,7 @@ def fetch(url: str, *, max_bytes: int, timeout_s: float, allow_private: bool = F
                         raise JobError(
                             ErrorCode.INVALID_INPUT, f"Image URL answered HTTP {response.status}.", field="images"
                         )
-                    return _read_capped(response.iter_stream(), max_bytes)
+                    return _read_capped(response.iter_stream(), max_bytes, deadline)
             except AddressRefused as exc:
                 raise _refused(exc) from None
             except httpcore.TimeoutException as exc:
@@ -68,9 +76,11 @@ def fetch(url: str, *, max_bytes: int, timeout_s: float, allow_private: bool = F
     raise JobError(ErrorCode.INVALID_INPUT, "Image URL redirects too often.", field="images")
 
 
-def _read_capped(chunks: Iterable[bytes], max_bytes: int) -> bytes:
+def _read_capped(chunks: Iterable[bytes], max_bytes: int, deadline: float | None = None) -> bytes:
     body = bytearray()
     for chunk in chunks:
+        if deadline is not None and time.monotonic() > deadline:
+            raise JobError(ErrorCode.INVALID_INPUT, "Image URL download did not finish in time.", field="images")
         body += chunk
         if len(body) > max_bytes:
             raise JobError(

@@ -44,7 +44,8 @@ BAD_WORKFLOWS = {
     "no class_type": ({"1": {"inputs": {}}}, "WORKFLOW_INVALID", "class_type"),
     "inputs not an object": ({"1": {"class_type": "EmptyImage", "inputs": [1, 2]}}, "WORKFLOW_INVALID", "inputs"),
     "ui format": ({"nodes": [], "links": [], "version": 0.4}, "INVALID_INPUT", "API"),
-    "missing image file": (graphs.load_image("not-uploaded.png"), "WORKFLOW_INVALID", "not-uploaded.png"),
+    # One error for every file name the job did not stage (tests/security/test_fs_sandbox.py has the rest).
+    "missing image file": (graphs.load_image("not-uploaded.png"), "INVALID_INPUT", "input.images"),
 }
 
 
@@ -89,18 +90,31 @@ async def test_input_that_is_not_an_object(worker: Any) -> None:
     assert error.code == "INVALID_INPUT"
 
 
+class RaiseValueError:
+    """A node whose code raises, registered the way ComfyUI registers any custom node class."""
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {"required": {"image": ("IMAGE",)}}
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "run"
+    CATEGORY = "testing"
+
+    def run(self, image: Any) -> Any:
+        raise ValueError("this node always fails")
+
+
 async def test_node_that_raises_is_node_failed(worker: Any) -> None:
-    # A corrupt file placed straight into the input folder (our own checks would refuse it on upload).
-    corrupt = worker.engine.dirs["input"] / "corrupt.png"
-    corrupt.write_bytes(b"this is not an image at all")
-    try:
-        error = failed(await run_job(worker, {"workflow": graphs.load_image("corrupt.png")}))
-    finally:
-        corrupt.unlink()
+    worker.engine.comfy.nodes.NODE_CLASS_MAPPINGS["RaiseValueError"] = RaiseValueError
+    graph = graphs.empty_image()
+    graph["3"] = {"class_type": "RaiseValueError", "inputs": {"image": ["1", 0]}}
+    graph["2"]["inputs"]["images"] = ["3", 0]
+    error = failed(await run_job(worker, {"workflow": graph}))
     assert error.code == "NODE_FAILED"
-    assert error.details["node_id"] == "1"
-    assert error.details["node_type"] == "LoadImage"
-    assert "UnidentifiedImageError" in error.details["exception_type"]
+    assert error.details["node_id"] == "3"
+    assert error.details["node_type"] == "RaiseValueError"
+    assert error.details["exception_type"].endswith("ValueError")
     ok(await run_job(worker, {"workflow": graphs.empty_image()}))
 
 

@@ -73,6 +73,7 @@ async def test_traversal_names_stay_inside_the_job_folder(worker: Any) -> None:
         )
     )
     assert png(out.outputs[0].data or "").size == (40, 20)
+    await worker.cleaned()
     assert not list(work.parent.rglob("evil.png")), "nothing written outside (and inputs cleaned up afterwards)"
 
 
@@ -84,8 +85,8 @@ async def test_inputs_are_removed_after_the_job(worker: Any) -> None:
             job_id="cleanup-1",
         )
     )
-    assert not (worker.engine.dirs["input"] / "job-cleanup-1").exists()
-    assert not (worker.engine.dirs["output"] / "job-cleanup-1").exists()
+    await worker.cleaned()
+    assert not list((worker.settings.work_dir / "jobs").iterdir())
 
 
 async def test_malformed_base64(worker: Any) -> None:

@@ -26,7 +26,7 @@ TEST_SIZE = {("5", "width"): 128, ("5", "height"): 64}
 def render(worker: Any, checkpoint: str, tmp_path: Path, **params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The sdxl graph exactly as the worker prepares it for ``params``, at a test-sized latent."""
     settings = worker.settings.model_copy(update={"sdxl_checkpoint": checkpoint})
-    files = JobFiles("render", tmp_path / "in", tmp_path / "out")
+    files = JobFiles("render", tmp_path / "jobs")
     job = prepare_preset("sdxl", {"prompt": "a red fox", "steps": 2, **params}, files, settings)
     assert job.params is not None
     return apply_binding(job.prompt, TEST_SIZE), job.params

@@ -82,7 +82,7 @@ async def test_upscale_decodes_in_tiles_that_join_into_the_full_image(
     """The production tile (1024 px) covers a test image whole; 64 px tiles make the tiled code paths run."""
     source = b64_image(picture(96, 96))
     settings = sdxl_worker.settings.model_copy(update={"sdxl_checkpoint": tiny_checkpoint})
-    files = JobFiles("tiles", tmp_path / "in", tmp_path / "out")
+    files = JobFiles("tiles", tmp_path / "jobs")
     job = prepare_preset("sdxl_upscale", {"image": source, "steps": 2, "seed": 5}, files, settings)
     tiles = {(node, name): value for node in ("8", "12") for name, value in (("tile_size", 64), ("overlap", 16))}
     graph = apply_binding(apply_binding(job.prompt, tiles), {sdxl_upscale.IMAGE_INPUT: "source.png"})
@@ -119,7 +119,7 @@ async def test_image_too_small_is_invalid_input(sdxl_worker: Any, preset: str) -
 def test_variation_scales_a_large_image_down_and_says_so(tmp_path: Path) -> None:
     from handler.settings import WorkerSettings
 
-    files = JobFiles("big", tmp_path / "in", tmp_path / "out")
+    files = JobFiles("big", tmp_path / "jobs")
     job = prepare_preset("sdxl_variation", {"image": b64_image(picture(2000, 1003))}, files, WorkerSettings())
     assert job.params is not None
     width, height = job.params["width"], job.params["height"]
@@ -148,7 +148,7 @@ def test_params_outside_the_preset_limits_are_refused(
 ) -> None:
     from handler.settings import WorkerSettings
 
-    files = JobFiles("limits", tmp_path / "in", tmp_path / "out")
+    files = JobFiles("limits", tmp_path / "jobs")
     with pytest.raises(JobError) as caught:
         prepare_preset(preset, {"image": b64_image(picture(64, 64)), **params}, files, WorkerSettings())
     assert caught.value.code == ErrorCode.INVALID_INPUT
@@ -159,7 +159,7 @@ def test_params_outside_the_preset_limits_are_refused(
 def test_missing_image_is_named(tmp_path: Path) -> None:
     from handler.settings import WorkerSettings
 
-    files = JobFiles("missing", tmp_path / "in", tmp_path / "out")
+    files = JobFiles("missing", tmp_path / "jobs")
     with pytest.raises(JobError) as caught:
         prepare_preset("sdxl_upscale", {"prompt": "a fox"}, files, WorkerSettings())
     assert caught.value.details["field"] == "params.image"
@@ -173,7 +173,7 @@ def test_upscale_budget_edges(size: tuple[int, int], accepted: bool, tmp_path: P
     """Every sdxl size fits (the result at most 2048x2048); one pixel more, or a side over 1536, does not."""
     from handler.settings import WorkerSettings
 
-    files = JobFiles("edges", tmp_path / "in", tmp_path / "out")
+    files = JobFiles("edges", tmp_path / "jobs")
     params = {"image": b64_image(picture(*size))}
     if accepted:
         job = prepare_preset("sdxl_upscale", params, files, WorkerSettings())

@@ -20,7 +20,7 @@ NOMINAL = {"1:1": 1.0, "16:9": 16 / 9, "9:16": 9 / 16, "4:3": 4 / 3, "3:4": 3 / 
 
 @pytest.fixture
 def files(tmp_path: Path) -> JobFiles:
-    return JobFiles("job-1", tmp_path / "input", tmp_path / "output")
+    return JobFiles("job-1", tmp_path / "jobs")
 
 
 @pytest.fixture
