@@ -57,7 +57,7 @@ async def running_bot(
     from bot.settings import BotSettings
     from tests.bot.fake_telegram import FakeTelegram
 
-    settings = BotSettings(telegram_bot_token="1:latency", _env_file=None, **settings_kw)  # type: ignore[call-arg]
+    settings = BotSettings(telegram_bot_token="1:latency", _env_file=None, **settings_kw)  # type: ignore[call-arg,arg-type]
     runpod = RunPodSettings(base_url=endpoint_url, endpoint_id="local", _env_file=None)  # type: ignore[call-arg]
     redis = Redis.from_url(redis_url)
     telegram = FakeTelegram()
@@ -191,9 +191,10 @@ async def measure_mode(
         result["sequential"] = [
             await one_job(app, telegram, users, server, next(uids), args.timeout_s) for _ in range(args.jobs)
         ]
-        if args.concurrent > 1:
+        result["concurrent"] = []
+        for _ in range(args.rounds if args.concurrent > 1 else 0):
             batch = [one_job(app, telegram, users, server, next(uids), args.timeout_s) for _ in range(args.concurrent)]
-            result["concurrent"] = list(await asyncio.gather(*batch))
+            result["concurrent"] += await asyncio.gather(*batch)
     return result
 
 
@@ -220,13 +221,18 @@ def pct(values: list[float], q: float) -> float:
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]  # nearest rank
 
 
+def part(samples: list[dict[str, float]], key: str) -> list[float]:
+    """``added``: tap -> result minus executionTime; ``bot``: that minus delayTime (the wait for the worker)."""
+    return [s["added_ms"] - (s["delay_ms"] if key == "bot" else 0) for s in samples]
+
+
 def render(results: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, command: str, load_before: str) -> str:
     lines = [
         "Added latency = tap -> the result's sendPhoto at the fake Telegram, minus the worker's executionTime. "
         f"Tiny random checkpoint, {args.steps} steps at 64x64 on CPU, one worker process; production poll settings. "
-        f"Sequential: {args.jobs} jobs one after another (after {args.warmup} warm-up); concurrent: {args.concurrent} "
-        "taps at once (they queue on the one worker: delayTime, submission to the worker's start, shows that wait; "
-        "added - delayTime is the bot's own part).",
+        f"Sequential: {args.jobs} jobs one after another (after {args.warmup} warm-up); concurrent: {args.rounds} "
+        f"rounds of {args.concurrent} taps at once (they queue on the one worker: delayTime, submission to the "
+        "worker's start, shows that wait; added - delayTime is the bot's own part).",
         "",
         "| side | mode | jobs | added p50 | added p95 | added - delayTime p50 | added - delayTime p95 | "
         "executionTime p50 | delayTime p95 |",
@@ -234,9 +240,8 @@ def render(results: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, 
     ]
     for label, side in results:
         for mode, batches in side.items():
-            for batch, samples in batches.items():
-                added = [s["added_ms"] for s in samples]
-                bot = [s["added_ms"] - s["delay_ms"] for s in samples]
+            for batch, samples in ((b, s) for b, s in batches.items() if s):
+                added, bot = part(samples, "added"), part(samples, "bot")
                 lines.append(
                     f"| {label} | {mode} | {batch} {len(samples)} | {pct(added, 0.5):.0f} ms | {pct(added, 0.95):.0f} ms | "
                     f"{pct(bot, 0.5):.0f} ms | {pct(bot, 0.95):.0f} ms | "
@@ -246,15 +251,17 @@ def render(results: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, 
         (_, base), (_, cur) = results
         lines += [
             "",
-            "| ratio working tree / baseline | mode | jobs | added p50 | added p95 |",
-            "|---|---|---|---:|---:|",
+            "| ratio working tree / baseline | mode | jobs | added p50 | added p95 | added - delayTime p50 | "
+            "added - delayTime p95 |",
+            "|---|---|---|---:|---:|---:|---:|",
         ]
         for mode in cur:
-            for batch in cur[mode]:
-                b, c = [s["added_ms"] for s in base[mode][batch]], [s["added_ms"] for s in cur[mode][batch]]
-                lines.append(
-                    f"| | {mode} | {batch} | {pct(c, 0.5) / pct(b, 0.5):.2f}x | {pct(c, 0.95) / pct(b, 0.95):.2f}x |"
-                )
+            for batch in (b for b in cur[mode] if cur[mode][b]):
+                cells = []
+                for key in ("added", "bot"):
+                    old, new = part(base[mode][batch], key), part(cur[mode][batch], key)
+                    cells += [f"{pct(new, q) / pct(old, q):.2f}x" for q in (0.5, 0.95)]
+                lines.append(f"| | {mode} | {batch} | " + " | ".join(cells) + " |")
     lines += [
         "",
         f"Run: `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
@@ -274,6 +281,7 @@ def main(args: argparse.Namespace) -> None:
     argv = [
         f"--jobs={args.jobs}",
         f"--concurrent={args.concurrent}",
+        f"--rounds={args.rounds}",
         f"--warmup={args.warmup}",
         f"--steps={args.steps}",
     ]
@@ -296,6 +304,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=20, help="sequential jobs per mode")
     parser.add_argument("--concurrent", type=int, default=4, help="jobs tapped at once per mode (0/1: none)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of --concurrent jobs per mode")
     parser.add_argument("--warmup", type=int, default=1, help="jobs per mode not counted (model load)")
     parser.add_argument("--steps", type=int, default=2, help="sampler steps of the tiny job")
     parser.add_argument("--timeout-s", type=float, default=300.0, help="per job")

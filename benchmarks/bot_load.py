@@ -164,7 +164,7 @@ class Probe:
 
 @asynccontextmanager
 async def running_bot(
-    settings_kw: dict[str, Any], runpod_kw: dict[str, Any], redis_url: str, telegram: Any
+    settings_kw: dict[str, Any], runpod_kw: dict[str, Any], redis_url: str, telegram: Any, redis_pool: int | None
 ) -> AsyncIterator[tuple[Any, Probe]]:
     """The real Application on the fake Telegram, started as under run_polling; yields (Application, Probe)."""
     from redis.asyncio import Redis
@@ -176,7 +176,8 @@ async def running_bot(
 
     settings = BotSettings(_env_file=None, **settings_kw)  # type: ignore[call-arg]
     runpod = RunPodSettings(_env_file=None, **runpod_kw)  # type: ignore[call-arg]
-    redis = Redis.from_url(redis_url)
+    # As bot/__main__.py builds it (redis-py's default pool: 100 connections in redis-py 8), unless --redis-pool.
+    redis = Redis.from_url(redis_url, **({"max_connections": redis_pool} if redis_pool else {}))
     try:
         async with RunPodClient(runpod) as endpoint:
             ledger = Ledger(redis, settings.redis_prefix)
@@ -196,7 +197,7 @@ async def running_bot(
 # The measurement (identical for both sides) ----------------------------------------------------------------
 
 
-async def run_load(mode: str, jobs: int, queue_s: float, run_s: float) -> Result:
+async def run_load(mode: str, jobs: int, queue_s: float, run_s: float, redis_pool: int | None) -> Result:
     from benchmarks.ledger_throughput import free_port, redis_server
     from tests.bot.fake_telegram import FakeTelegram, Users
 
@@ -217,7 +218,7 @@ async def run_load(mode: str, jobs: int, queue_s: float, run_s: float) -> Result
             settings = dict(telegram_bot_token="1:bench", max_active_jobs=jobs + 10, free_credits=5, **extra)
             runpod = dict(base_url=f"http://127.0.0.1:{cloud_port}/v2", endpoint_id="bench", api_key=API_KEY)
             telegram = FakeTelegram()
-            async with running_bot(settings, runpod, redis_url, telegram) as (app, probe):
+            async with running_bot(settings, runpod, redis_url, telegram, redis_pool) as (app, probe):
                 return await drive(probe, telegram, Users(app, telegram), mode, jobs, cloud_port)
     finally:
         cloud.terminate()
@@ -255,7 +256,9 @@ async def drive(probe: Probe, telegram: Any, users: Any, mode: str, jobs: int, c
     async def one(uid: int) -> None:
         async with sem:
             await users.send(uid, f"/imagine load test {uid}")
-            data = next(d for _, d in telegram.last_buttons(uid) if d.startswith("ar:"))
+            data = next((d for _, d in telegram.last_buttons(uid) if d.startswith("ar:")), None)
+            if data is None:
+                raise RuntimeError(f"/imagine got no aspect buttons for user {uid}: {telegram.texts(uid)[-2:]}")
             await users.tap(uid, data)
 
     await asyncio.gather(*(one(100_000 + i) for i in range(jobs)))
@@ -364,7 +367,7 @@ def compare(sides_: list[tuple[str, list[Result]]]) -> str:
 async def measure(args: argparse.Namespace) -> list[Result]:
     results = []
     for mode in args.modes:
-        result = await run_load(mode, args.jobs, args.queue_s, args.run_s)
+        result = await run_load(mode, args.jobs, args.queue_s, args.run_s, args.redis_pool)
         print(json.dumps(result.__dict__), flush=True)
         results.append(result)
     return results
@@ -383,6 +386,7 @@ def main(args: argparse.Namespace) -> None:
         text = render(results, args.queue_s, args.run_s)
     else:
         argv = [f"--jobs={args.jobs}", f"--queue-s={args.queue_s}", f"--run-s={args.run_s}", "--modes", *args.modes]
+        argv += [f"--redis-pool={args.redis_pool}"] if args.redis_pool else []
         both = []
         for label, tree in sides(args.baseline_ref):
             print(f"measuring {label} ...", flush=True)
@@ -413,6 +417,7 @@ if __name__ == "__main__":
     parser.add_argument("--run-s", type=float, default=10.0)
     parser.add_argument("--modes", nargs="+", default=["polling", "webhook"], choices=["polling", "webhook"])
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--redis-pool", type=int, help="the bot's Redis max_connections (default: as bot/__main__.py)")
     parser.add_argument("--baseline-ref", help="also measure this git ref's bot (e.g. 0c4d6aa) first, in the same run")
     parser.add_argument("--docs", default=str(DOCS), help=argparse.SUPPRESS)
     parser.add_argument("--json-out", help=argparse.SUPPRESS)
