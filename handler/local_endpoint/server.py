@@ -20,8 +20,15 @@ class EndpointServer:
     def __init__(self, settings: EndpointSettings, worker_settings: WorkerSettings) -> None:
         self.settings = settings
         self.endpoint = LocalEndpoint(settings, worker_settings)
+        # proxy_headers off: uvicorn otherwise takes the client address from X-Forwarded-For on loopback
+        # connections, and a caller choosing its own address would dodge its per-caller rate limit.
         config = uvicorn.Config(
-            create_app(self.endpoint), host=settings.host, port=settings.port, log_level="warning", access_log=False
+            create_app(self.endpoint),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
