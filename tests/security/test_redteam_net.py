@@ -193,6 +193,19 @@ async def test_a_unicode_endpoint_is_used_in_ascii(store_worker: Any, s3_bucket:
     assert output.outputs[0].url and output.outputs[0].url.startswith("http://localhost:")
 
 
+@pytest.mark.parametrize("prefix", ["../other-bucket", "a/../../b", "./x", "x/.", "a\\..\\b"])
+async def test_a_prefix_that_climbs_out_is_refused(
+    store_worker: Any,  # noqa: F811
+    s3_bucket: dict[str, str],
+    prefix: str,
+) -> None:
+    """Only the prefix changes, so the worker's own keys sign: no segment a normalising store could resolve away."""
+    job = {"workflow": graphs.empty_image(), "s3": {"bucket": s3_bucket["bucket"], "prefix": prefix}}
+    error = failed(await run_job(store_worker, job))
+    assert error.code is ErrorCode.INVALID_INPUT and str(error.details.get("field")).startswith("s3"), error
+    ok(await run_job(store_worker, {"workflow": graphs.empty_image()}))
+
+
 # ----- the local endpoint over real HTTP
 
 
