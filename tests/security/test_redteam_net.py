@@ -415,3 +415,41 @@ async def test_a_trickling_webhook_call_is_dropped(quick_bot: Bot, opening: byte
     """Tornado waited an hour for headers and forever for a body (here the receiver's timeout is 1 s)."""
     port = int(quick_bot.app.bot_data[WEBHOOK].port)
     assert not await asyncio.to_thread(_held_open, port, opening)
+
+
+# ----- every preset's every parameter (the fuzz corpus names sdxl and liveportrait; presets were added since)
+
+
+async def test_every_presets_every_param_gets_a_specific_error(
+    worker: Any, refused_connections: list[tuple[str, int]]
+) -> None:
+    """Each value a params validator refuses, and every string as a preset's image: a specific error, never
+    INTERNAL (values a validator takes would run a whole preset on the CPU; the shared fuzz corpus covers those)."""
+    from tests.security.test_input_fuzz import HOSTILE_VALUES
+    from workflows.presets import PRESETS
+
+    tiny = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+    hostile = [*HOSTILE_VALUES, "https://b\u00fccher.invalid/x.png", "https://0x7f.1/x.png", 2**64, -(2**64)]
+    internal: list[tuple[str, str, str]] = []
+    count = 0
+    for name, preset in PRESETS.items():
+        fields = preset.params_model.model_fields
+        base = {key: value for key, value in {"prompt": "a fox", "image": tiny, "photo": tiny}.items() if key in fields}
+        for field in fields:
+            for value in hostile:
+                params = {**base, field: value}
+                is_image = field in ("image", "photo") and isinstance(value, str)
+                if not is_image:
+                    try:
+                        preset.params_model.model_validate(params)
+                        continue
+                    except ValueError:  # pydantic's ValidationError too
+                        pass
+                count += 1
+                error = failed(await run_job(worker, {"preset": name, "params": params, "delivery": "base64"}))
+                if error.code is ErrorCode.INTERNAL or not error.message:
+                    internal.append((name, field, repr(value)[:60]))
+    assert count > 400
+    assert not internal, internal[:20]
+    assert refused_connections == []
+    ok(await run_job(worker, {"workflow": graphs.empty_image()}))
