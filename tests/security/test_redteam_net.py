@@ -8,8 +8,11 @@ is now a specific refusal; the next job still succeeds and nothing connects outs
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpcore
@@ -23,6 +26,7 @@ from bot.runpod_client import RunPodSettings
 from bot.runpod_webhook import RunPodWebhookServer
 from bot.settings import BotSettings
 from handler.address_policy import AddressRefused, ascii_url, check_url, ip_literal, request_url, resolve
+from handler.errors import JobError
 from handler.local_endpoint import EndpointServer
 from handler.local_endpoint.webhooks import deliver, webhook_pool
 from handler.settings import WorkerSettings
@@ -33,7 +37,7 @@ from tests.endpoint.conftest import endpoint_worker_settings, fast_endpoint_sett
 from tests.endpoint.support import WebhookReceiver, blank_job
 from tests.handler import graphs
 from tests.handler.helpers import failed, ok, run_job
-from tests.security.test_address_policy import fake_dns, png_server  # noqa: F401 (fixtures)
+from tests.security.test_address_policy import connections, fake_dns, png_server  # noqa: F401 (fixtures)
 from tests.security.test_endpoint_limits import _raw_post
 from tests.security.test_storage_creds import store_worker  # noqa: F401 (fixture)
 from workflows.contract import ErrorCode
@@ -453,3 +457,72 @@ async def test_every_presets_every_param_gets_a_specific_error(
     assert not internal, internal[:20]
     assert refused_connections == []
     ok(await run_job(worker, {"workflow": graphs.empty_image()}))
+
+
+# ----- redirects: every hop passes the policy again, in every spelling
+
+
+class _Redirector(BaseHTTPRequestHandler):
+    target = ""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/png"):
+            body = base64.b64decode(TINY_PNG)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(302)
+        self.send_header("Location", self.target.encode().decode("latin-1"))  # raw UTF-8 bytes
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+TINY_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+
+
+@pytest.fixture
+def redirector() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://10.0.0.1/x.png",
+        "http://0x0a.1/x.png",
+        "http://167772161/x.png",  # 10.0.0.1
+        "http://[::ffff:10.0.0.1]/x.png",
+        "http://169.254.169.254/latest/meta-data/",
+        "//169.254.169.254/latest/meta-data/",  # scheme-relative
+        "http://169\uff0e254\uff0e169\uff0e254/",
+        "http://[fe80::1%25lo]/x.png",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:6379/_INFO",
+        "http://user:pw@127.0.0.1/x.png",
+    ],
+)
+def test_a_redirect_to_a_refused_address_is_refused(
+    redirector: int,
+    location: str,
+    connections: list[str],  # noqa: F811
+) -> None:
+    _Redirector.target = location
+    with pytest.raises(JobError) as refused:
+        fetch(f"http://127.0.0.1:{redirector}/start", max_bytes=10_000, timeout_s=5, allow_private=True)
+    assert refused.value.code is ErrorCode.INVALID_INPUT
+    assert connections == ["127.0.0.1"]  # the first hop only
+
+
+def test_a_redirect_to_a_unicode_location_is_followed_in_ascii(redirector: int) -> None:
+    _Redirector.target = "/png/\u00fc\u65e5.png"  # a server's raw UTF-8 Location, read as latin-1
+    data = fetch(f"http://127.0.0.1:{redirector}/start", max_bytes=10_000, timeout_s=5, allow_private=True)
+    assert data == base64.b64decode(TINY_PNG)
