@@ -526,3 +526,24 @@ def test_a_redirect_to_a_unicode_location_is_followed_in_ascii(redirector: int) 
     _Redirector.target = "/png/\u00fc\u65e5.png"  # a server's raw UTF-8 Location, read as latin-1
     data = fetch(f"http://127.0.0.1:{redirector}/start", max_bytes=10_000, timeout_s=5, allow_private=True)
     assert data == base64.b64decode(TINY_PNG)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ["fd00::1"],  # AAAA-only, unique local
+        ["2606:4700::1111", "::ffff:10.0.0.1"],  # a public AAAA beside a mapped private one
+        ["1.1.1.1", "64:ff9b::a9fe:a9fe"],  # NAT64 of the metadata address
+        ["8.8.8.8", "2002:c0a8:101::1"],  # 6to4 of 192.168.1.1
+        ["fe80::1%eth0"],
+        ["127.0.0.1", "8.8.8.8"],
+        ["0.0.0.0"],
+    ],
+)
+def test_any_refused_answer_refuses_the_name(
+    fake_dns: dict[str, list[list[str]]],  # noqa: F811
+    answers: list[str],
+) -> None:
+    fake_dns["mixed.test"] = [answers]
+    with pytest.raises(AddressRefused):
+        resolve("mixed.test", 443)
