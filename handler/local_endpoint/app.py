@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from handler.local_endpoint.core import LocalEndpoint, NotRetryable, PolicyError
 from handler.local_endpoint.jobs import Job
 from handler.local_endpoint.models import RunRequest
-from handler.local_endpoint.ratelimit import RateLimits
+from handler.local_endpoint.ratelimit import RateLimits, caller_key
 from handler.schema import nested_deeper_than
 
 
@@ -51,7 +51,7 @@ def _authorize(request: Request, endpoint_id: str) -> None:
 def _caller(request: Request) -> str:
     """Whom a rate limit counts: the client address. The endpoint has one API key, so a key tells callers apart
     no better (and without a configured key, a header the caller picks freely would let it dodge its limit)."""
-    return request.client.host if request.client else ""
+    return caller_key(request.client.host) if request.client else ""
 
 
 def _limited(request: Request, _: Annotated[None, Depends(_authorize)]) -> None:

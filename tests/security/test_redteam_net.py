@@ -28,6 +28,7 @@ from bot.settings import BotSettings
 from handler.address_policy import AddressRefused, ascii_url, check_url, ip_literal, request_url, resolve
 from handler.errors import JobError
 from handler.local_endpoint import EndpointServer
+from handler.local_endpoint.ratelimit import caller_key
 from handler.local_endpoint.webhooks import deliver, webhook_pool
 from handler.settings import WorkerSettings
 from handler.url_fetch import fetch
@@ -248,6 +249,14 @@ async def test_a_spoofed_forwarded_for_does_not_make_a_new_caller(http: httpx.As
         statuses.append((await http.get("/stream/no-such-job", headers=spoof)).status_code)
     assert statuses == [404, 404, 404, 429, 429]
     await _completes(http)
+
+
+def test_an_ipv6_caller_is_its_64() -> None:
+    """One subscriber holds a /64: cycling through its addresses must not mint new callers."""
+    same = {caller_key(f"2001:db8:1:2::{i:x}") for i in range(1, 50)} | {caller_key("2001:db8:1:2:ffff:1:2:3")}
+    assert len(same) == 1
+    assert caller_key("2001:db8:1:3::1") not in same
+    assert caller_key("::ffff:203.0.113.7") == caller_key("203.0.113.7") == "203.0.113.7"
 
 
 @pytest.mark.parametrize(
