@@ -11,6 +11,7 @@ import asyncio
 import base64
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -323,6 +324,20 @@ async def test_a_body_shorter_than_its_content_length_is_408(endpoint: EndpointS
     await _completes(http)
 
 
+@pytest.mark.parametrize(
+    "opening",
+    [
+        b"POST /v2/local/run HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",  # headers that never end
+        # a keep-alive connection: one whole request, then the next one's headers trickle
+        b"GET /v2/local/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /v2/local/health HTTP/1.1\r\nX-Slow: ",
+    ],
+)
+async def test_trickled_headers_are_dropped(endpoint: EndpointServer, http: httpx.AsyncClient, opening: bytes) -> None:
+    """uvicorn has no header deadline and its keep-alive timer stops at the first byte (here 2 s is allowed)."""
+    assert not await asyncio.to_thread(_held_open, endpoint.port, opening)
+    await _completes(http)
+
+
 async def test_a_unicode_webhook_is_delivered_in_ascii() -> None:
     """A webhook host or path with unicode made the HTTP client raise TypeError in the delivery task."""
     receiver = WebhookReceiver([200])
@@ -399,19 +414,28 @@ async def quick_bot(
         yield bot
 
 
-def _held_open(port: int, opening: bytes) -> bool:
-    """Send ``opening`` and then nothing: whether the server still holds the connection after 20 s."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+def _held_open(port: int, opening: bytes, for_s: float = 12.0) -> bool:
+    """Send ``opening``, then one more byte every half second: whether the server still holds the connection after
+    ``for_s`` (a trickle resets an idle timer; only a deadline ends it). Answers along the way are read and ignored."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.settimeout(0.5)
     try:
         sock.sendall(opening)
-        try:
-            while sock.recv(65536):
+        deadline = time.monotonic() + for_s
+        while time.monotonic() < deadline:
+            try:
+                if not sock.recv(65536):
+                    return False
+                continue
+            except TimeoutError:
                 pass
-        except TimeoutError:
-            return True
-        except ConnectionResetError:
-            pass
-        return False
+            except ConnectionResetError:
+                return False
+            try:
+                sock.sendall(b"a")
+            except (BrokenPipeError, ConnectionResetError):
+                return False
+        return True
     finally:
         sock.close()
 
