@@ -52,12 +52,26 @@ class _Hook(RequestHandler):
 
 class RunPodWebhookServer:
     def __init__(
-        self, tracker: JobTracker, secret: str, *, host: str, port: int, max_body_bytes: int = 1024 * 1024
+        self,
+        tracker: JobTracker,
+        secret: str,
+        *,
+        host: str,
+        port: int,
+        max_body_bytes: int = 1024 * 1024,
+        timeout_s: float = 30.0,
     ) -> None:
         hook = {"tracker": tracker, "secret": secret, "max_body": max_body_bytes}
         app = Application([(r"/runpod/([^/]+)/([A-Za-z0-9_-]{1,64})", _Hook, hook)])
-        # The server-wide caps hold for every path, also ones no handler matches.
-        self._server = HTTPServer(app, max_body_size=max_body_bytes, max_header_size=16 * 1024)
+        # The server-wide caps hold for every path, also ones no handler matches. Tornado waits an hour for
+        # headers and forever for a body by default: a trickling client would hold its connection that long.
+        self._server = HTTPServer(
+            app,
+            max_body_size=max_body_bytes,
+            max_header_size=16 * 1024,
+            idle_connection_timeout=timeout_s,
+            body_timeout=timeout_s,
+        )
         self.host = host
         self.port = port
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.ledger import MAX_AMOUNT
@@ -15,8 +16,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Every amount and cost is an integer in the ledger's safe range (bot/ledger.py MAX_AMOUNT): a bad value stops the
 # bot at start-up, not a payment later.
-Credits = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
-PositiveCredits = Annotated[int, Field(gt=0, le=MAX_AMOUNT)]
+def _whole_number(value: object) -> object:
+    """An int, or ASCII digits as an env var spells one; not a bool, float, "1.0", "1_000" or "1e3" (which pydantic
+    would coerce: ``true`` would cost 1 credit)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a whole number")
+    return value
+
+
+WholeNumber = BeforeValidator(_whole_number)
+Credits = Annotated[int, WholeNumber, Field(ge=0, le=MAX_AMOUNT)]
+PositiveCredits = Annotated[int, WholeNumber, Field(gt=0, le=MAX_AMOUNT)]
 
 
 class CreditPack(BaseModel):
@@ -24,7 +36,7 @@ class CreditPack(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9_]{1,16}$")
     credits: PositiveCredits
-    stars: int = Field(gt=0, le=100_000)
+    stars: Annotated[int, WholeNumber, Field(gt=0, le=100_000)]
 
 
 DEFAULT_PACKS = [

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpcore
 
@@ -136,16 +137,30 @@ def _checked(host: str, addresses: list[str], allow_loopback: bool) -> list[str]
     return list(dict.fromkeys(addresses))
 
 
-def _literal(host: str) -> str | None:
+# inet_aton's forms (what getaddrinfo itself reads as an IPv4 literal): 127.1, 0x7f.1, 0177.0.0.1, 2130706433.
+_INET_ATON_FORM = re.compile(r"[0-9a-fA-FxX.]+")
+
+
+def ip_literal(host: str) -> str | None:
+    """The address ``host`` is a literal for, in every form a resolver reads as one (bracketed or zoned IPv6,
+    dotted IPv4 and inet_aton's short, octal, hex and decimal forms, a trailing dot), else None (a name)."""
+    bare = host.strip("[]")
     try:
-        return str(ipaddress.ip_address(host.strip("[]")))
+        return str(ipaddress.ip_address(bare))
     except ValueError:
-        return None
+        pass
+    bare = bare.removesuffix(".")
+    if _INET_ATON_FORM.fullmatch(bare) and not bare.startswith("."):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(bare))
+        except OSError:
+            return None
+    return None
 
 
 def resolve(host: str, port: int, *, allow_loopback: bool = False) -> list[str]:
     """The addresses to connect to for ``host``, in the resolver's order: every one of them must be allowed."""
-    literal = _literal(host)
+    literal = ip_literal(host)
     if literal is not None:
         return _checked(host, [literal], allow_loopback)
     name = _idna(host)
@@ -157,7 +172,7 @@ def resolve(host: str, port: int, *, allow_loopback: bool = False) -> list[str]:
 
 
 async def resolve_async(host: str, port: int, *, allow_loopback: bool = False) -> list[str]:
-    literal = _literal(host)
+    literal = ip_literal(host)
     if literal is not None:
         return _checked(host, [literal], allow_loopback)
     name = _idna(host)
@@ -180,9 +195,52 @@ def check_url(url: str, *, allow_loopback: bool = False, what: str = "URL") -> t
         raise AddressRefused(f"{what} must be an https:// URL")
     if parts.username is not None or parts.password is not None:
         raise AddressRefused(f"{what} must not carry credentials")
-    if _literal(host) is None:
-        _idna(host)
+    literal = ip_literal(host)
+    name = _idna(host) if literal is None else literal
+    literal = literal or ip_literal(name)  # full-width digits and ideographic dots IDNA-map to an IPv4 literal
+    if literal is not None:
+        reason = refusal(ipaddress.ip_address(literal), allow_loopback=allow_loopback)
+        if reason:
+            raise AddressRefused(f"{what} host {reason}; only public addresses are allowed")
+    elif not allow_loopback and _is_loopback_name(name):
+        raise AddressRefused(f"{what} host {host[:80]!r} is a loopback name, private to this machine")
     return host, port or (443 if parts.scheme.lower() == "https" else 80)
+
+
+def _is_loopback_name(name: str) -> bool:
+    """``localhost`` and every name under it (RFC 6761), with or without the trailing dot."""
+    name = name.removesuffix(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
+
+
+def _escape(text: str) -> str:
+    """Non-ASCII, spaces and control characters percent-encoded as UTF-8 (what a browser sends)."""
+    return re.sub(r"[^\x21-\x7e]", lambda m: quote(m.group(), safe=""), text)
+
+
+def request_url(url: str, *, allow_loopback: bool = False, what: str = "URL") -> str:
+    """``url`` checked by :func:`check_url`, spelled as :func:`ascii_url` sends it."""
+    check_url(url, allow_loopback=allow_loopback, what=what)
+    return ascii_url(url, what=what)
+
+
+def ascii_url(url: str, *, what: str = "URL") -> str:
+    """``url`` spelled as an HTTP client sends it: the host IDNA-encoded (or the canonical IP literal), path and
+    query percent-encoded where they are not ASCII, no fragment. HTTP clients refuse unicode in a URL with errors
+    of their own; this makes every such URL either sendable or an AddressRefused."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError as exc:
+        raise AddressRefused(f"{what} is not a valid URL ({exc})") from exc
+    literal = ip_literal(host)
+    netloc = _idna(host) if literal is None else f"[{literal}]" if ":" in literal else literal
+    if port is not None:
+        netloc += f":{port}"
+    try:
+        return urlunsplit((parts.scheme.lower(), netloc, _escape(parts.path), _escape(parts.query), ""))
+    except UnicodeError as exc:  # a lone surrogate
+        raise AddressRefused(f"{what} is not a valid URL ({exc})") from exc
 
 
 class PinnedBackend(httpcore.NetworkBackend):

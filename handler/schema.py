@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workflows.contract import JobOutput, OutputItem, OutputKind, Timings
 
@@ -42,6 +42,15 @@ class S3Override(BaseModel):
     access_key_id: str | None = Field(default=None, min_length=1, max_length=256)
     secret_access_key: str | None = Field(default=None, min_length=1, max_length=1024)
     prefix: str | None = Field(default=None, max_length=512, pattern=r"^[^\x00-\x1f\x7f]*$")
+
+    @field_validator("prefix")
+    @classmethod
+    def _plain_prefix(cls, value: str | None) -> str | None:
+        # Keys are written with the worker's keys when only the prefix changes: a "." or ".." segment (or a
+        # backslash) is what a path-normalising store or client would resolve into another bucket.
+        if value is not None and ("\\" in value or any(part in (".", "..") for part in value.split("/"))):
+            raise ValueError("prefix must not contain backslashes or '.' / '..' segments")
+        return value
 
 
 # A graph is a few levels deep (node -> inputs -> value -> link); thousands of levels only exhaust recursion in the

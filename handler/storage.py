@@ -109,15 +109,25 @@ def _own_store(settings: WorkerSettings, override: S3Override) -> bool:
     return same_endpoint and override.bucket == settings.s3_bucket
 
 
-def _check_endpoint(endpoint_url: str, settings: WorkerSettings) -> None:
-    """A request-supplied endpoint must pass the address policy (resolved now; see upload for the connection)."""
+def _check_endpoint(endpoint_url: str, settings: WorkerSettings) -> str:
+    """A request-supplied endpoint must pass the address policy (resolved now; see upload for the connection).
+    Returns it as it is used: an IDNA host, no fragment, one botocore accepts (else botocore's ValueError would
+    surface only at upload, after the work)."""
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
     try:
         host, port = address_policy.check_url(
             endpoint_url, allow_loopback=settings.allow_loopback_urls, what="s3.endpoint_url"
         )
         address_policy.resolve(host, port, allow_loopback=settings.allow_loopback_urls)
+        url = address_policy.ascii_url(endpoint_url, what="s3.endpoint_url")
     except address_policy.AddressRefused as exc:
         raise _invalid_s3(f"{exc}.") from None
+    if not (is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url)):
+        raise _invalid_s3(
+            f"s3.endpoint_url {url[:200]!r} is not a URL botocore accepts (host name labels: letters, digits, '-')."
+        )
+    return url
 
 
 def _override_target(settings: WorkerSettings, override: S3Override) -> S3Target:
@@ -143,7 +153,7 @@ def _override_target(settings: WorkerSettings, override: S3Override) -> S3Target
         )
     endpoint_url = override.endpoint_url or settings.s3_endpoint_url
     if endpoint_url is not None and endpoint_url != settings.s3_endpoint_url:
-        _check_endpoint(endpoint_url, settings)
+        endpoint_url = _check_endpoint(endpoint_url, settings)
     return S3Target(
         override.bucket,
         prefix,
@@ -177,11 +187,11 @@ def upload(files: list[ProducedFile], target: S3Target, job_id: str, ttl_s: int)
     from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = target.client()
     items = []
     for produced in files:
         key = "/".join(part for part in (target.prefix, job_id, produced.filename) if part)
         try:
+            client = target.client()
             _put(client, produced, target.bucket, key)
             url = client.generate_presigned_url(
                 "get_object", Params={"Bucket": target.bucket, "Key": key}, ExpiresIn=ttl_s

@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 
 import httpcore
 
-from handler.address_policy import AddressRefused, PinnedBackend, check_url
+from handler.address_policy import AddressRefused, PinnedBackend, request_url
 from handler.errors import ErrorCode, JobError
 
 MAX_REDIRECTS = 3
@@ -23,9 +23,10 @@ def _refused(exc: AddressRefused) -> JobError:
     return JobError(ErrorCode.INVALID_INPUT, f"{exc}.", field="images")
 
 
-def _check_url(url: str, allow_private: bool) -> None:
+def _check_url(url: str, allow_private: bool) -> str:
+    """The URL as it is sent (IDNA host, non-ASCII percent-encoded), once the address policy passed it."""
     try:
-        check_url(url, allow_loopback=allow_private, what="Image URL")
+        return request_url(url, allow_loopback=allow_private, what="Image URL")
     except AddressRefused as exc:
         raise _refused(exc) from None
 
@@ -43,7 +44,7 @@ def fetch(
     backend = PinnedBackend(allow_loopback=allow_private)
     with httpcore.ConnectionPool(network_backend=backend, retries=0) as pool:
         for _ in range(MAX_REDIRECTS + 1):
-            _check_url(url, allow_private)
+            url = _check_url(url, allow_private)
             try:
                 with pool.stream(
                     "GET", url, headers={"User-Agent": "comfy-worker/1"}, extensions={"timeout": timeouts}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,8 @@ from starlette.exceptions import HTTPException
 from handler.local_endpoint.core import LocalEndpoint, NotRetryable, PolicyError
 from handler.local_endpoint.jobs import Job
 from handler.local_endpoint.models import RunRequest
-from handler.local_endpoint.ratelimit import RateLimits
+from handler.local_endpoint.ratelimit import RateLimits, caller_key
+from handler.schema import nested_deeper_than
 
 
 class ApiError(Exception):
@@ -49,7 +51,7 @@ def _authorize(request: Request, endpoint_id: str) -> None:
 def _caller(request: Request) -> str:
     """Whom a rate limit counts: the client address. The endpoint has one API key, so a key tells callers apart
     no better (and without a configured key, a header the caller picks freely would let it dodge its limit)."""
-    return request.client.host if request.client else ""
+    return caller_key(request.client.host) if request.client else ""
 
 
 def _limited(request: Request, _: Annotated[None, Depends(_authorize)]) -> None:
@@ -68,15 +70,61 @@ async def _run_request(request: Request, limit: int) -> RunRequest:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"payload of {declared} bytes exceeds the {limit} byte limit")
     body = bytearray()
-    async for chunk in request.stream():  # counted while reading: a body without Content-Length is no exception
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, f"payload exceeds the {limit} byte limit")
+    timeout_s = _endpoint(request).settings.body_timeout_s
+    try:  # a whole-body deadline: a body trickled in (or shorter than its Content-Length) does not hold a request
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():  # counted while reading: no Content-Length is no exception
+                body += chunk
+                if len(body) > limit:
+                    raise ApiError(413, f"payload exceeds the {limit} byte limit")
+    except TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within {timeout_s:g} s") from None
     try:
-        return RunRequest.model_validate_json(body)
+        return RunRequest.model_validate(_strict_json(bytes(body)))
+    except BadJson as exc:
+        raise ApiError(400, f"invalid request: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
         raise ApiError(400, f"invalid request: {problems}") from None
+
+
+class BadJson(ValueError):
+    """A body that is not strict JSON."""
+
+
+# Past pydantic's own JSON parser depth: nothing a job needs, and deep values cost recursion further on.
+MAX_JSON_DEPTH = 200
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = [key for key, _ in pairs]
+        raise BadJson(f"duplicate key {next(k for k in seen if seen.count(k) > 1)[:80]!r}")
+    return obj
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadJson(f"number {text[:40]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise BadJson(f"{name} is not JSON")
+
+
+def _strict_json(body: bytes) -> Any:
+    """The body as RFC 8259 JSON: NaN, Infinity, numbers that overflow a double and duplicate keys (which a proxy
+    in front and this endpoint could each read differently) are refused, and so is nesting past MAX_JSON_DEPTH."""
+    try:
+        value = json.loads(body, object_pairs_hook=_unique_keys, parse_float=_finite, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise BadJson(str(exc)[:200] if isinstance(exc, BadJson) else f"not JSON ({str(exc)[:200]})") from None
+    if nested_deeper_than(value, MAX_JSON_DEPTH):
+        raise BadJson(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
 
 
 def _submit(request: Request, run: RunRequest, *, sync: bool) -> Job:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 import uuid
@@ -12,7 +11,7 @@ from typing import Any
 
 import httpcore
 
-from handler.address_policy import AddressRefused, check_address, check_url
+from handler.address_policy import AddressRefused, check_url
 from handler.local_endpoint.child import error_result
 from handler.local_endpoint.jobs import Job
 from handler.local_endpoint.models import Health, JobCounts, JobState, RunRequest, WorkerCounts
@@ -25,14 +24,6 @@ from workflows.contract import ErrorCode
 log = logging.getLogger("handler.local_endpoint")
 
 _STOP_STATES = {ErrorCode.CANCELLED: JobState.CANCELLED, ErrorCode.TIMEOUT: JobState.TIMED_OUT}
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 class PolicyError(ValueError):
@@ -109,11 +100,8 @@ class LocalEndpoint:
     def _check_webhook(self, url: str) -> None:
         """Refuse at once what the address policy refuses without DNS; names are resolved (and pinned) when
         the webhook is sent."""
-        allow = self.settings.allow_loopback_webhooks
-        try:
-            host, _ = check_url(url, allow_loopback=allow, what="webhook")
-            if _is_ip(host):
-                check_address(host.strip("[]"), allow_loopback=allow)
+        try:  # IP literals in every spelling (127.1, 0x7f.1, [::ffff:7f00:1]) and localhost names are refused here
+            check_url(url, allow_loopback=self.settings.allow_loopback_webhooks, what="webhook")
         except AddressRefused as exc:
             raise PolicyError(str(exc)) from None
 

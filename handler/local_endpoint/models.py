@@ -16,9 +16,10 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    executionTimeout: int | None = Field(default=None, gt=0, le=2**53)
-    ttl: int | None = Field(default=None, gt=0, le=2**53)
-    lowPriority: bool = False
+    # Strict: "60000", 6e4, true or "yes" are refused (400), not coerced into a timeout or a priority.
+    executionTimeout: int | None = Field(default=None, gt=0, le=2**53, strict=True)
+    ttl: int | None = Field(default=None, gt=0, le=2**53, strict=True)
+    lowPriority: bool = Field(default=False, strict=True)
 
 
 class S3Config(BaseModel):

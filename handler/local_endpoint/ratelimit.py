@@ -5,8 +5,23 @@ Each caller (client address) has its own windows, so one noisy caller cannot sta
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import deque
+
+
+def caller_key(host: str) -> str:
+    """Whom a limit counts: the client's IPv4 address, or its IPv6 /64 (one subscriber's usual allocation, so a
+    caller cycling through its own 2^64 addresses is still one caller)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
 
 
 class SlidingWindow:

@@ -33,6 +33,9 @@ class EndpointSettings(BaseSettings):
     # Payload limits (bytes) and retention of finished jobs (seconds), as RunPod documents them.
     max_run_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_runsync_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    body_timeout_s: float = Field(
+        default=60.0, gt=0, description="a request's headers, then its body, must each arrive within it"
+    )
     run_result_ttl_s: float = Field(default=30 * 60, gt=0)
     runsync_result_ttl_s: float = Field(default=60, gt=0)
     runsync_default_wait_ms: int = 90_000

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpcore
 
-from handler.address_policy import AddressRefused, AsyncPinnedBackend
+from handler.address_policy import AddressRefused, AsyncPinnedBackend, ascii_url
 
 log = logging.getLogger("handler.local_endpoint.webhooks")
 
@@ -42,6 +42,11 @@ async def deliver(
 ) -> bool:
     """Try ``attempts`` times, ``interval_s`` apart; True once the receiver answered 200."""
     payload = json.dumps(body).encode()
+    try:  # checked when submitted; spelled here as it is sent (an IDNA host, no unicode in the path)
+        url = ascii_url(url, what="webhook")
+    except AddressRefused as exc:
+        log.warning("webhook refused", extra={"job_id": body.get("id"), "fields": {"problem": str(exc)}})
+        return False
     for attempt in range(1, attempts + 1):
         try:
             status = await _post(pool, url, payload, timeout_s)

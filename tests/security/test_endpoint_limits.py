@@ -19,6 +19,7 @@ from handler.local_endpoint import EndpointServer
 from handler.settings import WorkerSettings
 from tests.endpoint.conftest import endpoint_worker_settings, fast_endpoint_settings
 from tests.endpoint.support import WebhookReceiver, blank_job
+from tests.security.test_address_policy import fake_dns  # noqa: F401 (fixture)
 
 CAP = 64 * 1024
 
@@ -194,14 +195,17 @@ async def test_webhooks_the_policy_refuses_are_400(http: httpx.AsyncClient, webh
 
 
 async def test_a_webhook_name_resolving_to_loopback_is_never_called(
-    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    http: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+    fake_dns: dict[str, list[list[str]]],  # noqa: F811
 ) -> None:
     receiver = WebhookReceiver([200])
+    fake_dns["hook.test"] = [["127.0.0.1"]] * 3  # (``localhost`` itself is refused at submission)
     try:
         port = receiver.url.split(":")[2].split("/")[0]
         with caplog.at_level(logging.WARNING, logger="handler.local_endpoint.webhooks"):
             job = (
-                await http.post("/run", json={"input": blank_job(), "webhook": f"https://localhost:{port}/h"})
+                await http.post("/run", json={"input": blank_job(), "webhook": f"https://hook.test:{port}/h"})
             ).json()
             async with asyncio.timeout(60):
                 while not any(r.getMessage() == "webhook refused" for r in caplog.records):  # noqa: ASYNC110
