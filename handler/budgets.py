@@ -91,7 +91,7 @@ class _Node:
             return None
         try:
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # not a number, or an int beyond float (10**400)
             return None
         if not math.isfinite(number):
             return None

@@ -148,6 +148,7 @@ async def test_output_bytes_are_capped_for_s3_and_nothing_is_uploaded(
     worker: Any, monkeypatch: pytest.MonkeyPatch, s3_bucket: dict[str, str]
 ) -> None:
     monkeypatch.setattr(worker.settings, "max_output_bytes", 100)
+    monkeypatch.setattr(worker.settings, "allow_loopback_urls", True)  # moto's server listens on 127.0.0.1
     error = failed(await run_job(worker, {"workflow": graphs.empty_image(64, 64), "s3": s3_bucket}))
     assert (error.code, error.details["budget"]) == ("INVALID_INPUT", "MAX_OUTPUT_BYTES")
     client = boto3.client(
