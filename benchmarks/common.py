@@ -185,6 +185,34 @@ def moto_server() -> Iterator[str]:
         proc.wait()
 
 
+@contextmanager
+def progress_receiver() -> Iterator[str]:
+    """A loopback stand-in for RunPod's job-progress URL, so the worker's production progress sink
+    (``runpod.serverless.progress_update``: a thread, an aiohttp session and a POST per report) really runs.
+
+    Sets ``RUNPOD_WEBHOOK_POST_OUTPUT`` (read when runpod is first imported: enter this before that) and answers
+    every POST with 200 from its own process."""
+    code = (
+        "import http.server, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_POST(self):\n"
+        "        self.rfile.read(int(self.headers.get('Content-Length', 0)))\n"
+        "        self.send_response(200); self.send_header('Content-Length', '0'); self.end_headers()\n"
+        "    def log_message(self, *a): pass\n"
+        "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+        "print(s.server_address[1], flush=True); s.serve_forever()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = f"http://127.0.0.1:{proc.stdout.readline().strip()}/job-done?id=$ID"
+        os.environ["RUNPOD_WEBHOOK_POST_OUTPUT"] = url
+        yield url
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def production_logs_to_devnull(level: str, json_lines: bool) -> None:
     """The worker's own log setup (one JSON line per job), written to /dev/null rather than a terminal."""
     import logging

@@ -88,8 +88,8 @@ def run(frames: int) -> str:
             f"| MP4 size (H.264 yuv420p, crf 20, capped at 8 Mbit/s) | {size / 2**20:.1f} MiB |",
             f"| the same frames kept as float32 (KJ LivePortraitComposite) | {float_frames / 2**30:.1f} GiB |",
             "",
-            "The random networks paint noise into the face, which compresses worse than a real face: a real clip is "
-            "smaller. The bitrate cap bounds any 20 s clip at ~20 MB (Telegram's bot upload limit is 50 MB).",
+            "The random networks paint noise into the face, which should compress worse than a real face (no real "
+            "clip has been encoded yet). The bitrate cap bounds any 20 s clip at ~20 MB (Telegram's bot upload limit is 50 MB).",
             "",
         ]
     )

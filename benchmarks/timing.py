@@ -37,6 +37,27 @@ def sampler(ckpt: str, seed: int, steps: int = 4, size: int = 64, prefix: str = 
     return graph
 
 
+def template_sampler(ckpt: str, seed: int, size: int = 64, prefix: str = "sdxl") -> dict[str, Any]:
+    """The production ``sdxl`` template with the preset's default settings (steps, cfg, sampler, scheduler,
+    negative prompt) on the tests' tiny checkpoint, at ``size`` x ``size`` (1024 would take minutes on a CPU)."""
+    from workflows.presets import PRESETS
+
+    preset = PRESETS["sdxl"]
+    graph = preset.render(preset.validate({"prompt": "a lighthouse on a cliff at sunset", "seed": seed}))
+    graph["4"]["inputs"]["ckpt_name"] = ckpt
+    graph["5"]["inputs"].update(width=size, height=size)
+    graph["9"]["inputs"]["filename_prefix"] = prefix
+    return graph
+
+
+def template_steps() -> str:
+    """The preset's sampler settings, for table labels."""
+    from workflows.presets import PRESETS
+
+    k = PRESETS["sdxl"].render(PRESETS["sdxl"].validate({"prompt": "x", "seed": 1}))["3"]["inputs"]
+    return f"{k['steps']} steps, {k['sampler_name']}/{k['scheduler']}, cfg {k['cfg']}"
+
+
 @dataclass
 class ColdRun:
     ready_s: float

@@ -4,10 +4,13 @@
 
 Needs the server's extra packages: pip install -c requirements/constraints.txt -r requirements/bench.txt
 
-1. Per job, warm: Worker.handle (base64 / S3 upload) against a server-based worker's round trip (websocket,
-   POST /prompt, GET /history, GET /view, then base64 / runpod's rp_upload to S3), interleaved. Overhead is the
-   job's wall time minus ComfyUI's own execution time for that job.
-2. Cold start to first job done: `python -m handler` equivalent against `python main.py` + the first round trip.
+1. Per job, warm: Worker.handle (base64 / S3 upload, production progress sink) against worker-comfyui's per-job
+   work on ComfyUI's server (benchmarks/server_path.py: readiness probe, websocket, POST /prompt, GET /history,
+   GET /view, base64 or rp_upload to S3), interleaved. With --worker-comfyui DIR, that column runs worker-comfyui's
+   own handler.py from the checkout DIR. S3 rows add the same server path with rp_upload's boto3 client made once,
+   which separates what client reuse saves from what in-process execution saves. Overhead is the job's wall time
+   minus ComfyUI's own execution time for that job.
+2. Cold start to first job done: `python -m handler` equivalent against `python main.py` + the first job.
 3. Uploads of a 1 MB image and a 30 MB video: our storage.upload against a plain boto3 put_object.
 S3 is moto's server (ThreadedMotoServer on 127.0.0.1) in its own process.
 """
@@ -35,6 +38,7 @@ from benchmarks.common import (
     load,
     moto_server,
     production_logs_to_devnull,
+    progress_receiver,
     ratio,
     run_stamp,
     s3_client,
@@ -42,8 +46,8 @@ from benchmarks.common import (
     tiny_checkpoint,
     update_docs,
 )
-from benchmarks.server_path import ComfyServer, run_job
-from benchmarks.timing import Child, empty_image, new_id, sampler
+from benchmarks.server_path import ComfyServer, Delivery, ServerJob, WorkerComfyuiHandler, run_job
+from benchmarks.timing import Child, empty_image, new_id, template_sampler, template_steps
 
 DOC_KEY = "worker-vs-server"
 RUNPOD_BUCKET = time.strftime("%m-%y")  # the bucket rp_upload.upload_image writes to when given none
@@ -88,10 +92,15 @@ async def boot_worker(root: Path) -> Any:
     from handler.worker import Worker
 
     settings = WorkerSettings(
-        comfyui_path=COMFYUI, device="cpu", work_dir=root / "work", models_dir=root / "models", s3_bucket=None
+        comfyui_path=COMFYUI,
+        device="cpu",
+        work_dir=root / "work",
+        models_dir=root / "models",
+        s3_bucket=None,
+        allow_loopback_urls=True,  # the per-request bucket is moto's server on 127.0.0.1
     )
     production_logs_to_devnull(settings.log_level, settings.log_json)
-    worker = Worker(settings, progress_sink=lambda _job, _progress: None)
+    worker = Worker(settings)  # the production progress sink: runpod.serverless.progress_update
     await worker.start()
     return worker
 
@@ -108,44 +117,54 @@ async def ours(worker: Any, graph: dict[str, Any], s3: dict[str, str] | None) ->
     return Sample(wall, result["timings"]["execute_ms"])
 
 
+Baseline = Callable[[dict[str, Any], Delivery], ServerJob]
+
+
 async def per_job(
-    worker: Any, server: ComfyServer, cases: list[Case], s3: dict[str, str], runs: int, warmup: int
-) -> dict[str, tuple[list[Sample], list[Sample]]]:
-    results: dict[str, tuple[list[Sample], list[Sample]]] = {}
+    worker: Any, baseline: Baseline, rewrite: Baseline, cases: list[Case], s3: dict[str, str], runs: int, warmup: int
+) -> dict[str, tuple[list[Sample], list[Sample], list[Sample]]]:
+    """Per case: (ours, server path, server path with rp_upload's client made once; empty for base64)."""
+    results: dict[str, tuple[list[Sample], list[Sample], list[Sample]]] = {}
     for case in cases:
-        mine: list[Sample] = []
-        theirs: list[Sample] = []
+        samples: dict[str, list[Sample]] = {"ours": [], "server": [], "reused": []}
+        order = ["ours", "server", "reused"] if case.s3 else ["ours", "server"]
         for i in range(warmup + runs):
-            # the same graph for both, a new colour/seed per pair; alternate who goes first
-            graph = case.graph(i)
-            first_ours = i % 2 == 0
-            if first_ours:
-                a = await ours(worker, graph, s3 if case.s3 else None)
-            b = await asyncio.to_thread(run_job, server.host, graph, case.s3)
-            if not first_ours:
-                a = await ours(worker, graph, s3 if case.s3 else None)
-            if i >= warmup:
-                mine.append(a)
-                theirs.append(Sample(b.wall_ms, b.execute_ms))
-        results[case.name] = (mine, theirs)
+            # the same graph shape for every runner, a new colour/seed for each job; rotate who goes first
+            for n, who in enumerate(order[i % len(order) :] + order[: i % len(order)]):
+                one = case.graph(i * len(order) + n)
+                if who == "ours":
+                    sample = await ours(worker, one, s3 if case.s3 else None)
+                else:
+                    delivery: Delivery = "base64" if not case.s3 else "rp_upload"
+                    if who == "reused":
+                        delivery = "rp_upload_reused_client"
+                        job = await asyncio.to_thread(rewrite, one, delivery)
+                    else:
+                        job = await asyncio.to_thread(baseline, one, delivery)
+                    sample = Sample(job.wall_ms, job.execute_ms)
+                if i >= warmup:
+                    samples[who].append(sample)
+        results[case.name] = (samples["ours"], samples["server"], samples["reused"])
         print(f"  per job: {case.name} done", file=sys.stderr)
     return results
 
 
-def per_job_table(results: dict[str, tuple[list[Sample], list[Sample]]]) -> str:
+def per_job_table(results: dict[str, tuple[list[Sample], list[Sample], list[Sample]]]) -> str:
     rows = []
-    for name, (mine, theirs) in results.items():
+    for name, (mine, theirs, reused) in results.items():
         mw, tw = Summary.of([s.wall_ms for s in mine]), Summary.of([s.wall_ms for s in theirs])
         mo, to = Summary.of([s.overhead_ms for s in mine]), Summary.of([s.overhead_ms for s in theirs])
+        rw = Summary.of([s.wall_ms for s in reused]) if reused else None
         rows.append(
             [
                 name,
                 f"{fmt(mw.median)} / {fmt(mw.p90)}",
                 f"{fmt(tw.median)} / {fmt(tw.p90)}",
-                ratio(tw.median, mw.median),
-                f"**{fmt(mo.median)}** / {fmt(mo.p90)}",
-                f"**{fmt(to.median)}** / {fmt(to.p90)}",
-                fmt(to.median - mo.median),
+                f"**{ratio(tw.median, mw.median)}**",
+                f"{fmt(rw.median)} / {fmt(rw.p90)}" if rw else "-",
+                ratio(rw.median, mw.median) if rw else "-",
+                ratio(tw.median, rw.median) if rw else "-",
+                f"{fmt(mo.median)} / {fmt(to.median)}",
                 f"{fmt(Summary.of([s.execute_ms for s in mine]).median)} / "
                 f"{fmt(Summary.of([s.execute_ms for s in theirs]).median, 0)}",
                 str(mw.n),
@@ -154,11 +173,12 @@ def per_job_table(results: dict[str, tuple[list[Sample], list[Sample]]]) -> str:
     headers = [
         "workflow -> delivery",
         "in-process wall ms (median / p90)",
-        "server wall ms (median / p90)",
+        "server path wall ms (median / p90)",
         "server / in-process",
-        "in-process overhead ms (median / p90)",
-        "server overhead ms (median / p90)",
-        "overhead saved ms",
+        "server path, S3 client made once, wall ms",
+        "that / in-process (in-process execution alone)",
+        "server / that (client reuse alone)",
+        "overhead = wall - execute, ms (in-process / server)",
         "ComfyUI execute ms (in-process / server)",
         "n",
     ]
@@ -181,7 +201,7 @@ def cold_starts(root: Path, runs: int) -> tuple[list[tuple[float, float]], list[
                 try:
                     started = time.perf_counter()
                     ready = server.start()
-                    run_job(server.host, empty_image(prefix="cold"))
+                    run_job(server, empty_image(prefix="cold"))
                     theirs.append((ready, time.perf_counter() - started))
                 finally:
                     server.stop()
@@ -290,43 +310,62 @@ def uploads(endpoint: str, payloads: list[tuple[str, Path, str]], runs: int) -> 
 def cases(ckpt: str) -> list[Case]:
     return [
         Case("image 64x64 -> base64", lambda i: empty_image(color=i), s3=False),
-        Case("image 64x64 -> S3", lambda i: empty_image(color=10_000 + i), s3=True),
-        Case("tiny sampler 64x64, 4 steps -> base64", lambda i: sampler(ckpt, seed=i), s3=False),
-        Case("tiny sampler 64x64, 4 steps -> S3", lambda i: sampler(ckpt, seed=10_000 + i), s3=True),
+        Case("image 64x64 -> S3", lambda i: empty_image(color=100_000 + i), s3=True),
+        Case("sdxl template 64x64 -> base64", lambda i: template_sampler(ckpt, seed=i), s3=False),
+        Case("sdxl template 64x64 -> S3", lambda i: template_sampler(ckpt, seed=100_000 + i), s3=True),
     ]
 
 
-async def warm_part(root: Path, s3: dict[str, str], runs: int, warmup: int, quick: bool) -> str:
+async def warm_part(root: Path, s3: dict[str, str], runs: int, warmup: int, quick: bool, checkout: Path | None) -> str:
     ckpt = tiny_checkpoint(root / "models")
     server = ComfyServer(root / "server", root / "models")
     server.start()
     try:
         worker = await boot_worker(root)
+
+        def rewrite(graph: dict[str, Any], delivery: Delivery) -> ServerJob:
+            return run_job(server, graph, delivery)
+
+        baseline: Baseline = WorkerComfyuiHandler(checkout, server).run_job if checkout else rewrite
         chosen = cases(ckpt)[:2] if quick else cases(ckpt)
-        return per_job_table(await per_job(worker, server, chosen, s3, runs, warmup))
+        return per_job_table(await per_job(worker, baseline, rewrite, chosen, s3, runs, warmup))
     finally:
         server.stop()
 
 
-def report(per_job_md: str, cold_md: str | None, upload_md: str, command: str, load_before: str) -> str:
+def report(
+    per_job_md: str, cold_md: str | None, upload_md: str, command: str, load_before: str, checkout: Path | None
+) -> str:
+    baseline = (
+        f"worker-comfyui's own `handler.handler` (imported from a checkout of runpod-workers/worker-comfyui, "
+        f"`{checkout.name}`)"
+        if checkout
+        else "worker-comfyui's per-job work as `benchmarks/server_path.py` rewrites it step for step"
+    )
     parts = [
         "### In-process handler vs ComfyUI's HTTP server (`benchmarks/worker_vs_server.py`)",
         run_stamp(command, load_before) + " ComfyUI's server needs the extra packages in `requirements/bench.txt` "
         "(`pip install -c requirements/constraints.txt -r requirements/bench.txt`).",
-        "Per job, both warm, same ComfyUI 0.3.75 and graphs, jobs interleaved: our `Worker.handle` against the "
-        "round trip a server-based worker (runpod-workers/worker-comfyui) makes to `main.py --cpu` on 127.0.0.1: "
-        "websocket connect, `POST /prompt`, wait for `executing`/`node: null`, `GET /history/{id}`, `GET /view`, "
-        "then base64 or runpod's `rp_upload.upload_image` to S3 (it also probes `GET /` before every job; not "
-        "counted here). Overhead = wall time minus ComfyUI's own execution time of that job (in-process: "
-        "`timings.execute_ms`; server: the history's execution_start -> execution_success timestamps, 1 ms "
-        "resolution). S3 is moto's server in its own process.",
+        "Per job, both warm, same ComfyUI 0.3.75 and graphs, jobs interleaved (each job a new colour or seed): "
+        "our `Worker.handle` (production progress sink posting to a loopback receiver, JSON logs to /dev/null) "
+        f"against {baseline}, on `main.py` started with worker-comfyui's flags (`--disable-auto-launch "
+        "--disable-metadata --verbose DEBUG --log-stdout`, plus `--cpu`) on 127.0.0.1: its readiness probe "
+        "(PID-file liveness + `GET /`) before every job, a websocket per job, `POST /prompt`, websocket messages "
+        "until `executing`/`node: null`, `GET /history/{id}`, `GET /view`, then base64 or a temporary file "
+        "uploaded with runpod's `rp_upload.upload_image` (a new boto3 client per file). The S3 rows add the same "
+        "server path with that client made once: `server / that` is what client reuse alone saves, `that / "
+        "in-process` what in-process execution alone saves. `sdxl template` is the production template at the "
+        f"preset's settings ({template_steps()}, default negative prompt) on the tests' tiny checkpoint at 64x64. "
+        "Overhead = wall time minus ComfyUI's own execution time of that job (in-process: `timings.execute_ms`; "
+        "server: the history's execution_start -> execution_success timestamps, 1 ms resolution). S3 is moto's "
+        "server in its own process.",
         per_job_md,
     ]
     if cold_md:
         parts += [
             "Cold start to first job done (EmptyImage 64x64, base64), separate processes, runs alternating: the "
             "worker process (import runpod, Worker.start(), one job) against `python main.py` until `GET /` answers "
-            "(polled every 50 ms, as worker-comfyui does), then one round trip.",
+            "(polled every 50 ms, as worker-comfyui does), then one job through the server path.",
             cold_md,
         ]
     parts += [
@@ -347,19 +386,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="image cases only, no cold starts, small video")
     parser.add_argument("--docs", type=Path, default=None, help="markdown file to update (default docs/benchmarks.md)")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--worker-comfyui", type=Path, default=None, help="a worker-comfyui checkout: run its handler")
     args = parser.parse_args()
     load_before = load()
     root = Path(tempfile.mkdtemp(prefix="bench-vs-server-"))
-    with moto_server() as endpoint:
+    with moto_server() as endpoint, progress_receiver():
         s3 = prepare_s3(endpoint)
-        per_job_md = asyncio.run(warm_part(root, s3, args.runs, args.warmup, args.quick))
+        per_job_md = asyncio.run(warm_part(root, s3, args.runs, args.warmup, args.quick, args.worker_comfyui))
         cold_md = None
         if not args.quick:
             cold_md = cold_table(*cold_starts(root, args.cold_runs or args.runs))
         payloads = make_payloads(root, 1 if args.quick else args.video_mb)
         upload_md = uploads(endpoint, payloads, args.runs)
     command = ("python benchmarks/worker_vs_server.py " + " ".join(sys.argv[1:])).strip()
-    body = report(per_job_md, cold_md, upload_md, command, load_before)
+    body = report(per_job_md, cold_md, upload_md, command, load_before, args.worker_comfyui)
     print(body)
     if not args.no_docs:
         update_docs(DOC_KEY, body, *([args.docs] if args.docs else []))

@@ -10,9 +10,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from telegram import Update
 
+from bot import preflight
 from bot.app import build_application
 from bot.embedded import EmbeddedRedis, LocalEndpointProcess
 from bot.ledger import Ledger
@@ -23,9 +25,15 @@ from workflows.redact import secret_values
 
 
 def main() -> None:
-    settings = BotSettings()
+    try:
+        settings = BotSettings()
+    except ValidationError as exc:  # one message naming each bad setting instead of a traceback
+        sys.exit(f"invalid bot settings (see .env.example): {exc}")
     if not settings.telegram_bot_token.get_secret_value():
         sys.exit("TELEGRAM_BOT_TOKEN is required (create a bot with @BotFather); see docs/bot.md")
+    found = preflight.problems(preflight.EndpointEnv(), preflight.local_endpoint_available())
+    if found := found + preflight.webhook_problems(settings):
+        sys.exit("\n".join(found))
     setup_logging(settings.log_level, secrets=secret_values(settings))
     embedded = EmbeddedRedis(settings.redis_data_dir) if not settings.redis_url else None
     local = LocalEndpointProcess() if not settings.runpod_endpoint_id else None

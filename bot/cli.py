@@ -5,6 +5,7 @@
   python -m bot.cli status <job-id> | cancel <job-id> | health | purge
 
 Endpoint and key come from RUNPOD_BASE_URL / RUNPOD_ENDPOINT_ID / RUNPOD_API_KEY or the options below.
+While a job samples, its latest live preview (when the worker sends them) is written to OUT/preview.jpg.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from bot.runpod_client import (
 from workflows.contract import JobOutput, JobState, OutputItem
 
 LOCAL_BASE_URL = "http://127.0.0.1:8000/v2"
+PREVIEW_FILE = "preview.jpg"  # in --out: the latest live preview of a running job
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_HTTP, EXIT_UNREACHABLE, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
 
@@ -121,13 +123,17 @@ def build_input(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class ProgressBar:
-    """One status line on stderr, redrawn as the job moves."""
+    """One status line on stderr, redrawn as the job moves; live previews are written to ``preview_path``."""
 
-    def __init__(self, width: int = 30) -> None:
+    def __init__(self, width: int = 30, preview_path: Path | None = None) -> None:
         self.width = width
+        self.preview_path = preview_path
+        self.previews = 0
 
     def __call__(self, status: JobStatus) -> None:
         progress = status.progress()
+        if progress is not None and progress.preview:
+            self._save_preview(progress.preview)
         percent = 100.0 if status.status is JobState.COMPLETED else progress.percent if progress else 0.0
         filled = int(self.width * min(max(percent, 0.0), 100.0) / 100)
         node = progress.node_type or "" if progress else ""
@@ -138,6 +144,19 @@ class ProgressBar:
 
     def done(self) -> None:
         sys.stderr.write("\n")
+
+    def _save_preview(self, data: str) -> None:
+        if self.preview_path is None:
+            return
+        try:
+            self.preview_path.parent.mkdir(parents=True, exist_ok=True)
+            self.preview_path.write_bytes(base64.b64decode(data, validate=True))
+        except (OSError, ValueError) as exc:  # a preview is a nicety: the job goes on without it
+            sys.stderr.write(f"\nlive preview not saved: {exc}\n")
+            return
+        self.previews += 1
+        if self.previews == 1:
+            sys.stderr.write(f"\nlive preview: {self.preview_path} (updated while the job runs)\n")
 
 
 def _target(out: Path, item: OutputItem, index: int) -> Path:
@@ -184,7 +203,7 @@ async def run_job(client: RunPodClient, args: argparse.Namespace) -> int:
     policy = Policy(executionTimeout=int(args.execution_timeout * 1000)) if args.execution_timeout else None
     submitted = await client.run(build_input(args), webhook=args.webhook, policy=policy)
     print(f"submitted job {submitted.id}", file=sys.stderr)
-    bar = ProgressBar()
+    bar = ProgressBar(preview_path=args.out / PREVIEW_FILE)
     deadline = args.deadline or client.settings.image_deadline_s
     try:
         final = await client.wait(submitted.id, deadline_s=deadline, on_progress=bar)

@@ -33,6 +33,13 @@ class Drafts:
         await self.redis.expire(self._draft(draft_id), DRAFT_TTL_S)
         return draft_id
 
+    async def update(self, draft_id: str, uid: int, request: JobRequest) -> bool:
+        """Change a draft still open (a motion style picked); False when it expired or is someone else's."""
+        if await self.get(draft_id, uid) is None:
+            return False
+        await self.redis.hset(self._draft(draft_id), "request", request.model_dump_json())
+        return True
+
     async def get(self, draft_id: str, uid: int) -> JobRequest | None:
         """The draft, only for the user who made it."""
         raw = await self.redis.hgetall(self._draft(draft_id))
@@ -46,6 +53,17 @@ class Drafts:
     async def expected(self, uid: int) -> str | None:
         value = await self.redis.get(self._awaiting(uid))
         return to_str(value) if value else None
+
+    def _template(self, uid: int) -> str:
+        return self.keys.template(uid)
+
+    async def set_template(self, uid: int, request: JobRequest) -> None:
+        """The settings (and pinned seed) the user's next prompt is drawn with ("use this seed")."""
+        await self.redis.set(self._template(uid), request.model_dump_json(), ex=AWAIT_TTL_S)
+
+    async def take_template(self, uid: int) -> JobRequest | None:
+        raw = await self.redis.getdel(self._template(uid))
+        return JobRequest.model_validate_json(raw) if raw else None
 
     async def clear(self, uid: int) -> None:
         await self.redis.delete(self._awaiting(uid))

@@ -25,6 +25,16 @@ class JobRequest(BaseModel):
     aspect: str | None = None
     duration_s: int | None = None
     photo_file_id: str | None = None
+    # Images (issue 12): the preset (None: by kind), the user's settings, a pinned seed, and for a variation or an
+    # upscale the result it starts from (its stored output, else the file Telegram keeps).
+    preset: str | None = None
+    seed: int | None = None
+    negative_prompt: str | None = None
+    style: str | None = None
+    steps: int | None = None
+    cfg: float | None = None
+    source_job: str | None = None
+    source_file_id: str | None = None
 
 
 class JobRecord(BaseModel):
@@ -39,6 +49,7 @@ class JobRecord(BaseModel):
     runpod_id: str = ""
     stage: Stage = Stage.RESERVED  # where the job is on its way (bot/stages.py)
     status_msg: int = 0  # the one status message of this job
+    status_photo: bool = False  # the status message became a live preview (a photo: its caption is edited)
     lang: str = "en"
     cancel: bool = False
     cancel_reason: str = ""  # why it was cancelled, when not by its user (an error code: BLOCKED, ...)

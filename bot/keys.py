@@ -1,7 +1,7 @@
 """Every Redis key the bot uses, in one place (the ledger's, the wizard's, the broadcasts' and the job queue's).
 
 All keys of ours start with a configurable prefix (``REDIS_PREFIX``, default ``cb:``):
-  user:{uid}      hash   bal, created, lang, banned, referrer, invited
+  user:{uid}      hash   bal, created, lang, banned, blocked (the user blocked the bot), referrer, invited
   users           zset   uid -> join time (stats, broadcasts)
   job:{id}        hash   id, uid, cost, state (reserved|running|charged|refunded: the money), stage (the
                          lifecycle, bot/stages.py), deadline, attempts, runpod_id, status_msg, request, cancel, ...
@@ -17,6 +17,15 @@ All keys of ours start with a configurable prefix (``REDIS_PREFIX``, default ``c
   lease:{name}    str    a broadcast's owner process (lease.lua)
   broadcast:{id}  hash   a broadcast's text and progress;  broadcasts  set  the running ones
   draft:{id}      hash   a request being put together;  awaiting:{uid}  str  what the user's next message means
+  template:{uid}  str    the request a draft starts from (bot/drafts.py)
+  pending:{uid}   str    the request kept while the user buys credits;  uqueue:{uid}  list  requests queued
+                         behind the user's running job (bot/requests.py)
+  res:{id}        str    a delivered result's record (actions, /history);  hist:{uid}  zset  the user's results
+  usettings:{uid} str    the user's /settings (bot/user_settings.py)
+  tap:{uid}:{data} str   a result button tapped in the last seconds (one action per double tap)
+  stars:seen      set    Stars transactions already reconciled (bot/stars.py)
+  support:msg:{admin}:{message}  str  the user a forwarded /paysupport request came from
+  support:charge:{token}         str  the charge id behind a refund button (bot/handlers/support.py)
   queue           zset   the job queue (arq): step id -> when it may run
 
 The job queue (arq 0.28) keeps its own keys under the fixed prefix ``arq:`` (not configurable in arq), keyed by
@@ -54,6 +63,7 @@ class Keys:
         self.stats = f"{prefix}stats"
         self.broadcasts = f"{prefix}broadcasts"
         self.queue = f"{prefix}queue"
+        self.stars_seen = f"{prefix}stars:seen"
 
     def user(self, uid: int) -> str:
         return f"{self.p}user:{uid}"
@@ -87,6 +97,33 @@ class Keys:
 
     def awaiting(self, uid: int) -> str:
         return f"{self.p}awaiting:{uid}"
+
+    def template(self, uid: int) -> str:
+        return f"{self.p}template:{uid}"
+
+    def pending(self, uid: int) -> str:
+        return f"{self.p}pending:{uid}"
+
+    def uqueue(self, uid: int) -> str:
+        return f"{self.p}uqueue:{uid}"
+
+    def res(self, job_id: str) -> str:
+        return f"{self.p}res:{job_id}"
+
+    def hist(self, uid: int) -> str:
+        return f"{self.p}hist:{uid}"
+
+    def usettings(self, uid: int) -> str:
+        return f"{self.p}usettings:{uid}"
+
+    def tap(self, uid: int, data: str) -> str:
+        return f"{self.p}tap:{uid}:{data}"
+
+    def support_msg(self, admin: int, message_id: int) -> str:
+        return f"{self.p}support:msg:{admin}:{message_id}"
+
+    def support_charge(self, token: str) -> str:
+        return f"{self.p}support:charge:{token}"
 
     def step(self, job_id: str, step: Step, attempt: int = 0) -> str:
         """The queue id of one step of one job: deterministic, so enqueueing it twice runs it once."""

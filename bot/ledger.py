@@ -20,6 +20,21 @@ __all__ = ["JobState", "Keys", "Ledger", "LedgerEntry", "Outcome", "now_ms", "to
 
 LUA_DIR = Path(__file__).parent / "lua"
 ULEDGER_MAXLEN = 50
+# Every amount (cost, credits, bonus, grant) is an integer within +-MAX_AMOUNT and a grant never lifts a balance
+# past MAX_BALANCE: both far below 2^53, so Lua's doubles hold every value exactly. The scripts check it again.
+MAX_AMOUNT = 1_000_000_000
+MAX_BALANCE = 1_000_000_000_000
+
+
+class InvalidAmount(ValueError):
+    """An amount that is not an integer in the ledger's safe range."""
+
+
+def check_amount(value: object, *, minimum: int = 0) -> int:
+    """``value`` if it is an int (not a bool) in ``minimum..MAX_AMOUNT``; InvalidAmount otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_AMOUNT:
+        raise InvalidAmount(f"amount {value!r} is not an integer between {minimum} and {MAX_AMOUNT}")
+    return value
 
 
 def now_ms() -> int:
@@ -84,6 +99,7 @@ class Ledger:
 
     async def register(self, uid: int, free_credits: int, lang: str = "") -> bool:
         """Create the user with the free balance once; True when the user is new."""
+        check_amount(free_credits)
         k = self.keys
         res = await self._run(
             "register",
@@ -137,6 +153,7 @@ class Ledger:
     ) -> Outcome:
         """Debit ``cost`` and record the job. Refusals: duplicate, no_user, banned, locked (value: the open
         job), queue_full, insufficient (value: the balance)."""
+        check_amount(cost)
         k = self.keys
         now = now_ms()
         deadline = now + int(deadline_s * 1000)
@@ -199,6 +216,8 @@ class Ledger:
 
     async def credit_payment(self, charge_id: str, uid: int, credits: int, stars: int, pack: str) -> Outcome:
         """Credit once per charge id; a repeated delivery answers ``duplicate``."""
+        check_amount(credits, minimum=1)
+        check_amount(stars)
         k = self.keys
         res = await self._run(
             "credit_payment",
@@ -225,7 +244,22 @@ class Ledger:
         )
         return Outcome(res[0], res[1])
 
+    async def payment_refunded(self, charge_id: str) -> Outcome:
+        """Telegram refunded this payment (however it happened): reflect it once; ``duplicate`` afterwards."""
+        pay = await self.payment(charge_id)
+        if pay is None:
+            return Outcome("unknown", "0")
+        uid = int(pay["uid"])
+        k = self.keys
+        res = await self._run(
+            "payment_refunded",
+            [k.paid(charge_id), k.user(uid), k.ledger, k.uledger(uid), k.stats],
+            [charge_id, now_ms(), ULEDGER_MAXLEN],
+        )
+        return Outcome(res[0], res[1])
+
     async def referral(self, inviter: int, invitee: int, bonus: int) -> Outcome:
+        check_amount(bonus)
         k = self.keys
         res = await self._run(
             "referral",
@@ -235,6 +269,10 @@ class Ledger:
         return Outcome(res[0], res[1])
 
     async def grant(self, uid: int, amount: int, admin: int) -> Outcome:
+        """Add (or, negative, take) credits. Refusals: no_user, insufficient and balance_limit (value: the
+        balance); InvalidAmount for zero or an amount out of range."""
+        if check_amount(amount, minimum=-MAX_AMOUNT) == 0:
+            raise InvalidAmount("a grant of 0 credits changes nothing")
         k = self.keys
         res = await self._run(
             "grant",

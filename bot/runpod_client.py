@@ -16,10 +16,19 @@ from typing import Any
 
 import httpx
 import stamina
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workflows.contract import RETRYABLE, USER_MESSAGES, ErrorCode, ErrorInfo, JobOutput, JobState, parse_error
+from workflows.contract import (
+    RETRYABLE,
+    USER_MESSAGES,
+    ErrorCode,
+    ErrorInfo,
+    JobOutput,
+    JobState,
+    Progress,
+    parse_error,
+)
 from workflows.runpod_wire import TERMINAL, Health, Policy, PurgeResult, RunRequest, S3Config, StreamResult
 from workflows.runpod_wire import JobStatus as WireStatus
 
@@ -68,18 +77,6 @@ class RunPodSettings(BaseSettings):
     poll_factor: float = Field(default=1.5, ge=1.0)
     image_deadline_s: float = 200.0
     video_deadline_s: float = 400.0
-
-
-class Progress(BaseModel):
-    """The worker's progress update, shown as ``output`` while a job is IN_PROGRESS."""
-
-    model_config = ConfigDict(extra="allow")
-
-    node: str | None = None
-    node_type: str | None = None
-    step: int = 0
-    max: int = 0
-    percent: float = 0.0
 
 
 class JobStatus(WireStatus):

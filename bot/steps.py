@@ -46,7 +46,13 @@ class Notifier(Protocol):
     """How the lifecycle talks to the user (the Telegram side implements it)."""
 
     async def progress(
-        self, job: JobRecord, phase: str, *, position: int = 0, percent: float | None = None
+        self,
+        job: JobRecord,
+        phase: str,
+        *,
+        position: int = 0,
+        percent: float | None = None,
+        preview: str | None = None,
     ) -> None: ...
 
     async def deliver(self, job: JobRecord, output: JobOutput) -> bool:
@@ -84,6 +90,12 @@ def _percent(status: JobStatus) -> float | None:
     if progress is None or "percent" not in progress.model_fields_set:
         return None
     return max(0.0, min(100.0, progress.percent))
+
+
+def _preview(status: JobStatus) -> str | None:
+    """The worker's latest live preview (base64 JPEG) while it samples, when it sent one."""
+    progress = status.progress()
+    return progress.preview if progress is not None else None
 
 
 class Steps:
@@ -210,7 +222,7 @@ class Steps:
             await self.lc.notifier.progress(job, "queued", position=await self.lc.position(job.id, queued=True))
         else:
             await self.lc.position(job.id, queued=False)
-            await self.lc.notifier.progress(job, "running", percent=_percent(status))
+            await self.lc.notifier.progress(job, "running", percent=_percent(status), preview=_preview(status))
 
     async def _terminal(self, job: JobRecord, status: JobStatus) -> None:
         if status.status is JobState.COMPLETED:

@@ -66,9 +66,9 @@ def differences(nodes_py: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print(__doc__)
-        return 2
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        print(f"usage: python -m comfy_image.check_kj_schema NODES_PY\n{__doc__}")
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     problems = differences(Path(argv[0]))
     for line in problems:
         print(line)

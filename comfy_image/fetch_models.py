@@ -7,12 +7,15 @@ A mismatch deletes the partial file and exits non-zero, so a Docker build fails 
 
 Entries whose sha256 is null are *unverified*: nobody has recorded their hash yet. They are refused
 unless ``--allow-unverified`` is given; then the measured size and sha256 are printed so they can be
-written into the manifest.
+written into the manifest. ``--record FILE`` writes the whole manifest with those measured values filled
+in, plus the source revision Hugging Face reports for the download (its ``X-Repo-Commit`` header) and a
+URL pinned to that revision: copy the file over ``comfy_image/models.json`` (after reading the diff) and
+the entries are verified from then on.
 
 Usage::
 
     python -m comfy_image.fetch_models --dest /runpod-volume/models [--include-optional]
-        [--only NAME ...] [--allow-unverified] [--verify-only [--quick]]
+        [--only NAME ...] [--allow-unverified] [--record FILE] [--verify-only [--quick]]
 
 Exit status: 0 all provided, 1 some model failed (each is reported; the others are still
 processed), 2 bad manifest or arguments.
@@ -71,6 +74,15 @@ class Manifest(BaseModel):
     models: list[ModelEntry]
 
 
+class Provided(BaseModel):
+    """What was measured while providing one entry (revision: the source's commit, when it said)."""
+
+    outcome: str
+    size: int | None = None
+    sha256: str | None = None
+    revision: str | None = None
+
+
 class FetchError(Exception):
     """A model could not be provided as the manifest describes it."""
 
@@ -105,15 +117,19 @@ def check(entry: ModelEntry, size: int, sha256: str) -> None:
         raise FetchError(f"{entry.name}: sha256 mismatch: expected {entry.sha256}, got {sha256}")
 
 
-def download(entry: ModelEntry, target: Path, client: httpx.Client) -> tuple[int, str]:
+def download(entry: ModelEntry, target: Path, client: httpx.Client) -> Provided:
     partial = target.with_name(target.name + ".partial")
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
+    revision = None
     try:
         with client.stream("GET", str(entry.url)) as response:
             if response.status_code != 200:
                 raise FetchError(f"{entry.name}: GET {entry.url} answered HTTP {response.status_code}")
+            # Hugging Face names the commit it served (also on the redirect to its CDN, hence history).
+            for hop in [*response.history, response]:
+                revision = hop.headers.get("x-repo-commit") or revision
             with partial.open("wb") as sink:
                 for chunk in response.iter_bytes(CHUNK):
                     sink.write(chunk)
@@ -127,13 +143,13 @@ def download(entry: ModelEntry, target: Path, client: httpx.Client) -> tuple[int
         partial.unlink(missing_ok=True)
         raise
     partial.replace(target)
-    return size, digest.hexdigest()
+    return Provided(outcome="downloaded", size=size, sha256=digest.hexdigest(), revision=revision)
 
 
 def provide(
     entry: ModelEntry, dest: Path, client: httpx.Client | None, allow_unverified: bool, quick: bool = False
-) -> str:
-    """Make one model present and verified under dest (client None: check only); return what was done."""
+) -> Provided:
+    """Make one model present and verified under dest (client None: check only); say what was done."""
     if not entry.verified and not allow_unverified:
         raise FetchError(
             f"{entry.name}: the manifest has no sha256 for {entry.filename}; refusing an unverified file "
@@ -144,7 +160,7 @@ def provide(
         size = target.stat().st_size
         if entry.size is not None and size != entry.size:
             raise FetchError(f"{entry.name}: size mismatch: expected {entry.size} bytes, got {size}")
-        return "present (size checked)"
+        return Provided(outcome="present (size checked)")
     if target.is_file():
         size, sha256 = hash_file(target)
         try:
@@ -155,12 +171,40 @@ def provide(
             log.warning("%s: existing %s does not match the manifest; downloading again", entry.name, target)
         else:
             report_unverified(entry, size, sha256)
-            return "present"
+            return Provided(outcome="present", size=size, sha256=sha256)
     elif client is None:
-        raise FetchError(f"{entry.name}: {target} is missing")
-    size, sha256 = download(entry, target, client)
-    report_unverified(entry, size, sha256)
-    return "downloaded"
+        raise FetchError(
+            f"{entry.name}: {target} is missing; fetch it with: python -m comfy_image.fetch_models "
+            f"--dest {dest} --only {entry.name}" + ("" if entry.verified else " --allow-unverified")
+        )
+    provided = download(entry, target, client)
+    report_unverified(entry, provided.size or 0, provided.sha256 or "")
+    return provided
+
+
+def recorded(manifest: Manifest, measured: dict[str, Provided]) -> Manifest:
+    """The manifest with measured size/sha256 (and revision, revision-pinned URL) for unverified entries."""
+    models = []
+    for entry in manifest.models:
+        seen = measured.get(entry.name)
+        if entry.verified or seen is None or seen.sha256 is None:
+            models.append(entry)
+            continue
+        update: dict[str, object] = {"size": seen.size, "sha256": seen.sha256, "size_hint": None}
+        if seen.revision and entry.revision is None:
+            update["revision"] = seen.revision
+            update["url"] = HttpUrl(str(entry.url).replace("/resolve/main/", f"/resolve/{seen.revision}/"))
+        models.append(entry.model_copy(update=update))
+    return manifest.model_copy(update={"models": models})
+
+
+def write_manifest(manifest: Manifest, path: Path) -> None:
+    data = manifest.model_dump(mode="json", by_alias=True, exclude_none=False)
+    for model in data["models"]:
+        if model.get("size_hint") is None:
+            model.pop("size_hint", None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def report_unverified(entry: ModelEntry, size: int, sha256: str) -> None:
@@ -199,6 +243,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--only", nargs="*", default=[], metavar="NAME", help="just these entries")
     parser.add_argument("--include-optional", action="store_true", help="also entries marked optional")
     parser.add_argument("--allow-unverified", action="store_true", help="accept entries whose sha256 is null")
+    parser.add_argument(
+        "--record", type=Path, metavar="FILE", help="write the manifest with the measured hashes and revisions here"
+    )
     parser.add_argument("--verify-only", action="store_true", help="download nothing; check what is there")
     parser.add_argument("--quick", action="store_true", help="with --verify-only: check sizes, skip hashing")
     parser.add_argument("--timeout", type=float, default=300.0, help="read timeout in seconds")
@@ -209,24 +256,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        entries = select(load_manifest(args.manifest), args.only, args.include_optional)
+        manifest = load_manifest(args.manifest)
+        entries = select(manifest, args.only, args.include_optional)
     except FetchError as exc:
         log.error("%s", exc)
         return 2
     failures = 0
+    measured: dict[str, Provided] = {}
     client = None if args.verify_only else make_client(args.timeout)
     try:
         for entry in entries:
             try:
-                outcome = provide(entry, args.dest, client, args.allow_unverified, args.quick)
+                provided = provide(entry, args.dest, client, args.allow_unverified, args.quick)
             except FetchError as exc:
                 log.error("%s", exc)
                 failures += 1
                 continue
-            log.info("%s: %s (%s/%s)", entry.name, outcome, entry.folder, entry.filename)
+            measured[entry.name] = provided
+            log.info("%s: %s (%s/%s)", entry.name, provided.outcome, entry.folder, entry.filename)
     finally:
         if client is not None:
             client.close()
+    if args.record is not None:
+        write_manifest(recorded(manifest, measured), args.record)
+        log.info("manifest with the measured values written to %s", args.record)
     if failures:
         log.error("%d of %d model(s) failed", failures, len(entries))
         return 1

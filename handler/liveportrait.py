@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image
 
 from handler.errors import JobError
-from handler.face import FaceCheck, check_face, focus_on
+from handler.face import FaceCheck, focus_on, require_face
 from handler.files import JobFiles
 from handler.images import load_image
 from handler.photo import normalize_photo
@@ -51,14 +51,14 @@ def checked_photo(spec: str, settings: WorkerSettings) -> tuple[Image.Image, lis
         err.details["field"] = "params.photo"
         raise
     photo = normalize_photo(image)
-    check = check_face(photo)
+    check = require_face(photo)
     warnings = list(check.warnings)
     if _reframe(check, photo):
         photo = _at_least(focus_on(photo, check.face), REFRAMED_MIN_SIDE)
         warnings.append("The photo was cropped around the face for the animation.")
     log.info(
         "photo checked",
-        extra={"fields": {"size": photo.size, "faces": len(check.faces), "face_score": round(check.face.score, 3)}},
+        extra={"fields": {"size": photo.size, "faces": check.faces, "face_score": round(check.face.score, 3)}},
     )
     return photo, warnings
 
@@ -73,4 +73,4 @@ def _at_least(photo: Image.Image, side: int) -> Image.Image:
 
 def _reframe(check: FaceCheck, photo: Image.Image) -> bool:
     small = min(check.face.width, check.face.height) < SMALL_FACE_SHARE * min(photo.size)
-    return len(check.faces) > 1 or small
+    return check.faces > 1 or small

@@ -1,21 +1,19 @@
-"""Turn a job's input into the graph the engine runs: stage images, scope output names to the job."""
+"""Turn a job's input into the graph the engine runs: stage images (output names are scoped by handler.sandbox)."""
 
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from handler.errors import ErrorCode, JobError
 from handler.files import JobFiles
-from handler.images import load_image
+from handler.images import DownloadBudget, download_budget, load_image
 from handler.prepared import PreparedJob
 from handler.presets import prepare_preset
 from handler.schema import JobInput
 from handler.settings import WorkerSettings
 
 MAX_NODES = 1000
-_PREFIX_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def check_graph(workflow: dict[str, Any]) -> None:
@@ -47,19 +45,11 @@ def _rename_values(graph: dict[str, Any], names: dict[str, str]) -> None:
                 inputs[key] = names[value]
 
 
-def scope_outputs(graph: dict[str, Any], files: JobFiles) -> None:
-    """Point every save node at the job's own output folder, so outputs are always written and found.
-
-    ComfyUI's cache would otherwise skip an identical save and report the previous job's file.
-    """
-    for node in graph.values():
-        inputs = node.get("inputs", {})
-        prefix = inputs.get("filename_prefix")
-        if isinstance(prefix, str):
-            inputs["filename_prefix"] = files.filename_prefix + (_PREFIX_UNSAFE.sub("_", prefix).strip("_") or "out")
-
-
-def prepare(job_input: JobInput, files: JobFiles, settings: WorkerSettings) -> PreparedJob:
+def prepare(
+    job_input: JobInput, files: JobFiles, settings: WorkerSettings, downloads: DownloadBudget | None = None
+) -> PreparedJob:
+    """Stage the job's images (URL downloads within ``downloads``) and build its graph."""
+    download_budget.set(downloads)  # this runs in its own thread (and context): no reset needed
     if job_input.preset is not None:
         prepared = prepare_preset(job_input.preset, job_input.params or {}, files, settings)
     else:
@@ -71,5 +61,4 @@ def prepare(job_input: JobInput, files: JobFiles, settings: WorkerSettings) -> P
         staged = files.stage_image(item.name, load_image(item.image, settings))
         names.update(files.stage_alias(item.name, staged))
     _rename_values(prepared.prompt, names)
-    scope_outputs(prepared.prompt, files)
     return prepared

@@ -18,7 +18,8 @@ from handler.files import JobFiles
 from handler.liveportrait import prepare_liveportrait
 from handler.prepared import PreparedJob
 from handler.settings import WorkerSettings
-from workflows import sdxl
+from handler.source_image import upscale_source, variation_source
+from workflows import sdxl, sdxl_upscale, sdxl_variation
 from workflows.preset import Preset
 from workflows.presets import PRESETS
 
@@ -33,8 +34,32 @@ def prepare_sdxl(
     return PreparedJob(prompt=graph, preset=preset.name, params=preset.effective_params(params))
 
 
+def prepare_sdxl_variation(
+    preset: Preset[Any], params: sdxl_variation.VariationParams, files: JobFiles, settings: WorkerSettings
+) -> PreparedJob:
+    image, warnings = variation_source(params.image, settings)
+    staged = files.stage_image("source", image)
+    overrides = {sdxl.CHECKPOINT_INPUT: settings.sdxl_checkpoint, sdxl_variation.IMAGE_INPUT: staged}
+    graph = preset.render(params, overrides=overrides)
+    effective = {**preset.effective_params(params), "width": image.width, "height": image.height}
+    return PreparedJob(prompt=graph, preset=preset.name, params=effective, warnings=warnings)
+
+
+def prepare_sdxl_upscale(
+    preset: Preset[Any], params: sdxl_upscale.UpscaleParams, files: JobFiles, settings: WorkerSettings
+) -> PreparedJob:
+    image = upscale_source(params.image, settings)
+    staged = files.stage_image("source", image)
+    overrides = {sdxl.CHECKPOINT_INPUT: settings.sdxl_checkpoint, sdxl_upscale.IMAGE_INPUT: staged}
+    graph = preset.render(params, overrides=overrides)
+    size = {"width": image.width * sdxl_upscale.SCALE, "height": image.height * sdxl_upscale.SCALE}
+    return PreparedJob(prompt=graph, preset=preset.name, params={**preset.effective_params(params), **size})
+
+
 PREPARERS: dict[str, PrepareFn] = {
     "sdxl": prepare_sdxl,
+    "sdxl_variation": prepare_sdxl_variation,
+    "sdxl_upscale": prepare_sdxl_upscale,
     "liveportrait": prepare_liveportrait,
 }
 

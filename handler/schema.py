@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workflows.contract import JobOutput, OutputItem, OutputKind, Timings
 
@@ -35,12 +35,41 @@ class S3Override(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    bucket: str
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    prefix: str | None = None
+    # The bucket pattern is botocore's own; the rest are bounds no real store comes near.
+    bucket: str = Field(pattern=r"^[A-Za-z0-9._-]{1,255}$")
+    endpoint_url: str | None = Field(default=None, min_length=1, max_length=2048)
+    region: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,64}$")
+    access_key_id: str | None = Field(default=None, min_length=1, max_length=256)
+    secret_access_key: str | None = Field(default=None, min_length=1, max_length=1024)
+    prefix: str | None = Field(default=None, max_length=512, pattern=r"^[^\x00-\x1f\x7f]*$")
+
+    @field_validator("prefix")
+    @classmethod
+    def _plain_prefix(cls, value: str | None) -> str | None:
+        # Keys are written with the worker's keys when only the prefix changes: a "." or ".." segment (or a
+        # backslash) is what a path-normalising store or client would resolve into another bucket.
+        if value is not None and ("\\" in value or any(part in (".", "..") for part in value.split("/"))):
+            raise ValueError("prefix must not contain backslashes or '.' / '..' segments")
+        return value
+
+
+# A graph is a few levels deep (node -> inputs -> value -> link); thousands of levels only exhaust recursion in the
+# validators, deepcopy and JSON encoders after it.
+MAX_NESTING = 64
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` holds dicts/lists more than ``limit`` levels deep (iterative: safe at any depth)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((child, depth + 1) for child in item)
+    return False
 
 
 class Delivery(StrEnum):
@@ -60,6 +89,13 @@ class JobInput(BaseModel):
     images: list[InputImage] = Field(default_factory=list, max_length=16)
     s3: S3Override | None = None
     delivery: Delivery = Delivery.AUTO
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_nesting(cls, data: Any) -> Any:
+        if nested_deeper_than(data, MAX_NESTING):
+            raise ValueError(f"the input is nested more than {MAX_NESTING} levels deep")
+        return data
 
     @model_validator(mode="after")
     def _one_source(self) -> JobInput:

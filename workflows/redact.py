@@ -43,7 +43,11 @@ class RedactingFormatter(logging.Formatter):
         self._secrets = sorted({s for s in secrets if len(s) >= _MIN_LENGTH}, key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
-        text = self._inner.format(record)
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(self._inner.format(record), self._secrets)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (of at least the minimum length; longest first) replaced by ``***``."""
+    for secret in sorted({s for s in secrets if len(s) >= _MIN_LENGTH}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text

@@ -35,9 +35,12 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    executionTimeout: int | None = Field(default=None, gt=0, description="ms")
-    ttl: int | None = Field(default=None, gt=0, description="ms; queue + run, then RunPod forgets the job")
-    lowPriority: bool | None = None
+    # Strict: "60000", 6e4, true or "yes" are refused (400), not coerced into a timeout or a priority.
+    executionTimeout: int | None = Field(default=None, gt=0, le=2**53, strict=True, description="ms")
+    ttl: int | None = Field(
+        default=None, gt=0, le=2**53, strict=True, description="ms; queue + run, then RunPod forgets the job"
+    )
+    lowPriority: bool | None = Field(default=None, strict=True)
 
 
 class S3Config(BaseModel):
@@ -61,7 +64,7 @@ class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     input: dict[str, Any]
-    webhook: str | None = Field(default=None, pattern=r"^https?://")
+    webhook: str | None = Field(default=None, pattern=r"^https?://", max_length=2048)
     policy: Policy | None = None
     s3Config: S3Config | None = None
 

@@ -1,4 +1,7 @@
-"""The ``sdxl`` preset: SDXL base text-to-image (templates/sdxl.json).
+"""The ``sdxl`` preset: SDXL base text-to-image (templates/sdxl.json), and what every SDXL preset shares.
+
+``SamplingParams`` (prompts, style, seed, steps, cfg, sampler) and ``sampling_binding`` are reused by
+``sdxl_variation`` and ``sdxl_upscale``, whose templates keep the same node ids for the prompts (6, 7) and KSampler (3).
 
 Sizes come from SDXL's training buckets (about one megapixel, sides multiples of 64): the model was fine-tuned at
 exactly these, so they give the best composition. Each ratio maps to the bucket closest to it:
@@ -27,6 +30,7 @@ from typing import Any, Final, Literal, NamedTuple, get_args
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from workflows.preset import Binding, NodeInput, Preset
+from workflows.styles import DEFAULT_STYLE, STYLES, apply_style
 
 
 class Size(NamedTuple):
@@ -76,6 +80,13 @@ PROMPT_MAX_CHARS: Final = 1000
 # KSampler accepts any unsigned 64-bit seed; generated seeds stay below 2**53 so every JSON client reads them exactly.
 SEED_MAX: Final = 2**64 - 1
 DEFAULT_NEGATIVE: Final = "lowres, blurry, jpeg artifacts, watermark, text, signature, deformed, bad anatomy"
+# Limits every SDXL preset shares (the bot offers choices within them).
+STEPS_MIN: Final = 1
+STEPS_MAX: Final = 60
+STEPS_DEFAULT: Final = 25
+CFG_MIN: Final = 1.0
+CFG_MAX: Final = 15.0
+CFG_DEFAULT: Final = 6.5
 
 # Inputs the worker sets from its own configuration, never from user params.
 CHECKPOINT_INPUT: Final[NodeInput] = ("4", "ckpt_name")
@@ -86,40 +97,83 @@ def random_seed() -> int:
 
 
 def _clean_text(value: str) -> str:
-    """Strip, and refuse control characters (newline and tab are ordinary prompt whitespace)."""
+    """Strip, and refuse control characters (newline and tab are ordinary prompt whitespace).
+
+    Text of only invisible characters (zero-width spaces, joiners, marks) counts as empty.
+    """
     value = value.strip()
+    if all(unicodedata.category(char) in ("Cf", "Zs", "Zl", "Zp") for char in value):
+        return ""
     for char in value:
         if unicodedata.category(char) == "Cc" and char not in "\n\t":
             raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
     return value
 
 
-class SdxlParams(BaseModel):
-    """Parameters of the ``sdxl`` preset. ``width``/``height`` are derived from ``aspect_ratio``."""
+class SamplingParams(BaseModel):
+    """What every SDXL preset samples with: the prompts, style, seed and sampler settings."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field(min_length=1, max_length=PROMPT_MAX_CHARS, description="what the image shows")
     negative_prompt: str = Field(default=DEFAULT_NEGATIVE, max_length=PROMPT_MAX_CHARS)
-    aspect_ratio: AspectRatio = "1:1"
+    style: str = Field(default=DEFAULT_STYLE, description="a key of workflows.styles.STYLES")
     seed: int = Field(default_factory=random_seed, ge=0, le=SEED_MAX, description="random when absent or null")
-    steps: int = Field(default=25, ge=1, le=60)
-    cfg: float = Field(default=6.5, ge=1.0, le=15.0)
+    steps: int = Field(default=STEPS_DEFAULT, ge=STEPS_MIN, le=STEPS_MAX)
+    cfg: float = Field(default=CFG_DEFAULT, ge=CFG_MIN, le=CFG_MAX)
     sampler: Sampler = "dpmpp_2m"
     scheduler: Scheduler = "karras"
-    batch_size: int = Field(default=1, ge=1, le=4)
 
     @field_validator("prompt", "negative_prompt", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
         return _clean_text(value) if isinstance(value, str) else value
 
+    @field_validator("style")
+    @classmethod
+    def _style(cls, value: str) -> str:
+        if value not in STYLES:
+            raise ValueError(f"unknown style {value[:40]!r} (known: {', '.join(STYLES)})")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        # Clients send null for "not chosen": a random seed, the default negative prompt, no style.
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+    def styled_prompts(self) -> tuple[str, str]:
+        """(positive, negative) text as the text encoders get it, the style applied."""
+        return apply_style(self.style, self.prompt, self.negative_prompt)
+
+
+def sampling_binding(params: SamplingParams) -> Binding:
+    """The inputs every SDXL template shares (same node ids in each: 6/7 prompts, 3 KSampler)."""
+    positive, negative = params.styled_prompts()
+    return {
+        ("6", "text"): positive,
+        ("7", "text"): negative,
+        ("3", "seed"): params.seed,
+        ("3", "steps"): params.steps,
+        ("3", "cfg"): params.cfg,
+        ("3", "sampler_name"): params.sampler,
+        ("3", "scheduler"): params.scheduler,
+    }
+
+
+class SdxlParams(SamplingParams):
+    """Parameters of the ``sdxl`` preset. ``width``/``height`` are derived from ``aspect_ratio``."""
+
+    aspect_ratio: AspectRatio = "1:1"
+    batch_size: int = Field(default=1, ge=1, le=4)
+
     @model_validator(mode="before")
     @classmethod
     def _normalise(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        # Clients send null for "not chosen": a random seed, the default negative prompt.
         data = {key: value for key, value in data.items() if value is not None}
         # Effective params carry width/height; accept them back when they agree with the aspect ratio.
         if "width" in data or "height" in data:
@@ -143,23 +197,33 @@ class SdxlParams(BaseModel):
 def bind(params: SdxlParams) -> Binding:
     """Which template input each parameter sets (node ids are those of templates/sdxl.json)."""
     return {
-        ("6", "text"): params.prompt,
-        ("7", "text"): params.negative_prompt,
+        **sampling_binding(params),
         ("5", "width"): params.width,
         ("5", "height"): params.height,
         ("5", "batch_size"): params.batch_size,
-        ("3", "seed"): params.seed,
-        ("3", "steps"): params.steps,
-        ("3", "cfg"): params.cfg,
-        ("3", "sampler_name"): params.sampler,
-        ("3", "scheduler"): params.scheduler,
     }
+
+
+class ImageToImageParams(SamplingParams):
+    """Sampling over a given image (variation, upscale). The result's size follows the image, so there is no size
+    parameter; ``width``/``height`` in echoed effective params are accepted and ignored."""
+
+    # The image is not echoed back in the job's effective params (it can be megabytes of base64).
+    image: str = Field(min_length=1, exclude=True, repr=False, description="base64, data: URL or https URL")
+    prompt: str = Field(default="", max_length=PROMPT_MAX_CHARS, description="what the image shows (optional)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _size_follows_the_image(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("width" in data or "height" in data):
+            data = {key: value for key, value in data.items() if key not in ("width", "height")}
+        return data
 
 
 PRESET: Final = Preset(
     name="sdxl",
     title="SDXL image",
-    description="Text to image with Stable Diffusion XL: describe the picture, pick an aspect ratio.",
+    description="Text to image with Stable Diffusion XL: describe the picture, pick an aspect ratio and a style.",
     params_model=SdxlParams,
     template="sdxl.json",
     bind=bind,

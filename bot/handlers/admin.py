@@ -6,12 +6,14 @@ For everyone else these commands do not exist: they fall through to the usual "u
 from __future__ import annotations
 
 import logging
+import re
 
 from telegram import Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from bot.handlers.common import command_args
+from bot.ledger import MAX_AMOUNT, MAX_BALANCE
 from bot.services import svc
 
 log = logging.getLogger("bot.handlers.admin")
@@ -42,17 +44,42 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _reply(update, "\n".join(lines))
 
 
+GRANT_USAGE = (
+    f"Usage: /grant <user id> <credits>: a whole number from -{MAX_AMOUNT} to {MAX_AMOUNT}, not 0 (negative deducts)"
+)
+_USER_ID = re.compile(r"[0-9]{1,15}")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+_CREDITS = re.compile(r"[+-]?[0-9]{1,10}")
+
+
+def parse_grant(text: str) -> tuple[int, int] | str:
+    """(user id, amount) from /grant's arguments, or the reply explaining what is wrong."""
+    args = text.split()
+    if len(args) != 2:
+        return GRANT_USAGE
+    if not _USER_ID.fullmatch(args[0]):
+        return f"{args[0][:32]!r} is not a user id (digits only). " + GRANT_USAGE
+    if not _CREDITS.fullmatch(args[1]):
+        return f"{args[1][:32]!r} is not a whole number of credits. " + GRANT_USAGE
+    amount = int(args[1])
+    if amount == 0 or abs(amount) > MAX_AMOUNT:
+        return f"{amount} credits is out of range. " + GRANT_USAGE
+    return int(args[0]), amount
+
+
 async def grant(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    args = command_args(update).split()
-    if len(args) != 2 or not args[0].isdigit() or not args[1].lstrip("-").isdigit():
-        await _reply(update, "Usage: /grant <user id> <credits> (negative to deduct)")
+    parsed = parse_grant(command_args(update))
+    if isinstance(parsed, str):
+        await _reply(update, parsed)
         return
+    uid, amount = parsed
     assert update.effective_user is not None
-    out = await svc(context).ledger.grant(int(args[0]), int(args[1]), update.effective_user.id)
+    out = await svc(context).ledger.grant(uid, amount, update.effective_user.id)
     if out.ok:
-        await _reply(update, f"User {args[0]}: balance {out.balance}.")
+        await _reply(update, f"User {uid}: balance {out.balance}.")
     elif out.status == "no_user":
-        await _reply(update, f"User {args[0]} has never started the bot.")
+        await _reply(update, f"User {uid} has never started the bot.")
+    elif out.status == "balance_limit":
+        await _reply(update, f"Refused: balance is {out.balance}; it cannot go above {MAX_BALANCE}.")
     else:
         await _reply(update, f"Refused: balance is {out.balance}; it cannot go below zero.")
 
@@ -86,11 +113,15 @@ async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Refund a Stars payment: take its credits back first; refuse when they were already spent."""
     charge = command_args(update)
     if not charge:
         await _reply(update, "Usage: /refund <telegram payment charge id>")
         return
+    await _reply(update, await refund_charge(context, charge))
+
+
+async def refund_charge(context: ContextTypes.DEFAULT_TYPE, charge: str) -> str:
+    """Refund a Stars payment: take its credits back first; refuse when they were already spent. The outcome."""
     ledger = svc(context).ledger
     begun = await ledger.refund_payment(charge, "begin")
     if not begun.ok:
@@ -100,8 +131,7 @@ async def refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "refunded": "Already refunded.",
             "refunding": "A refund of this payment is in progress.",
         }
-        await _reply(update, reasons.get(begun.status, f"Refused: {begun.status}."))
-        return
+        return reasons.get(begun.status, f"Refused: {begun.status}.")
     payment = await ledger.payment(charge)
     assert payment is not None
     try:
@@ -109,14 +139,12 @@ async def refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except BadRequest as exc:
         if "CHARGE_ALREADY_REFUNDED" not in exc.message.upper():
             await ledger.refund_payment(charge, "abort")
-            await _reply(update, f"Telegram refused the refund ({exc.message}); the credits were given back.")
-            return
+            return f"Telegram refused the refund ({exc.message}); the credits were given back."
     except TelegramError as exc:
         await ledger.refund_payment(charge, "abort")
-        await _reply(update, f"The refund failed ({exc}); the credits were given back.")
-        return
+        return f"The refund failed ({exc}); the credits were given back."
     await ledger.refund_payment(charge, "commit")
-    await _reply(update, f"Refunded {payment['stars']} Stars; {payment['credits']} credits taken back.")
+    return f"Refunded {payment['stars']} Stars; {payment['credits']} credits taken back."
 
 
 def register(app: Application, admin_ids: list[int]) -> None:  # type: ignore[type-arg]

@@ -1,22 +1,41 @@
-"""/animate, then a face photo (or a photo straight away, with or without a caption), then 10/15/20 s."""
+"""/animate, then a face photo (or a photo straight away, with or without a caption), then a motion style
+and 10/15/20 s as buttons. The face is checked here, before any credit is held."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import FileSizeLimit
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.handlers.common import caller, draft_choice
+from bot.handlers.common import Caller, caller, draft_choice
 from bot.handlers.launch import launch
+from bot.inputs import IMAGE_TYPES, MIN_SIDE, refusal_key
 from bot.job_input import VIDEO_DURATIONS, motion_prompt
 from bot.jobs import JobRequest, Kind
+from bot.media import telegram_file
 from bot.services import svc
-from bot.texts import t
+from bot.settings import BotSettings
+from bot.texts import error_text, size_pair, t, unit
+from workflows.liveportrait import STYLES as MOTION_STYLES
+from workflows.liveportrait import resolve_style
 
+log = logging.getLogger("bot.handlers.animate")
 INTENT = "animate"
-MB = 1024 * 1024
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
-MIN_SIDE = 256  # smaller sizes are thumbnails: too few pixels for a face
+
+
+@dataclass(frozen=True)
+class PhotoPick:
+    file_id: str | None
+    refusal: str = ""
+    values: dict[str, object] = field(default_factory=dict)
 
 
 async def animate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -26,22 +45,79 @@ async def animate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(t(me.lang, "animate_ask"))
 
 
-def _photo_file(message: Message, limit: int) -> tuple[str | None, int]:
+def _pick_photo(message: Message, limit: int, lang: str) -> PhotoPick:
     """The largest photo size we may download (under ``limit``, big enough to show a face), or an image
-    document; with its size in bytes. (None, size) when the only candidates are over the limit."""
+    document; otherwise why not, with sizes in the unit of the limit they broke."""
     if message.photo:
         sizes = sorted(message.photo, key=lambda p: p.width * p.height, reverse=True)
         usable = [p for p in sizes if min(p.width, p.height) >= MIN_SIDE]
+        if not usable:
+            px = unit(lang, "px")
+            shown = f"{sizes[0].width}x{sizes[0].height} {px}"
+            return PhotoPick(None, "photo_too_small", {"size": shown, "limit": f"{MIN_SIDE} {px}"})
         fitting = [p for p in usable if (p.file_size or 0) <= limit]
         if fitting:
-            return fitting[0].file_id, fitting[0].file_size or 0
-        return None, (usable[-1].file_size or 0) if usable else 0
+            return PhotoPick(fitting[0].file_id)
+        return _too_big(lang, usable[-1].file_size or 0, limit)
     doc = message.document
     if doc is not None and (doc.mime_type or "") in IMAGE_TYPES:
         if (doc.file_size or 0) <= limit:
-            return doc.file_id, doc.file_size or 0
-        return None, doc.file_size or 0
-    return None, 0
+            return PhotoPick(doc.file_id)
+        return _too_big(lang, doc.file_size or 0, limit)
+    key, values = refusal_key(message)
+    return PhotoPick(None, key, values)
+
+
+def _too_big(lang: str, size: int, limit: int) -> PhotoPick:
+    shown, shown_limit = size_pair(lang, size, limit)
+    return PhotoPick(None, "photo_too_big", {"size": shown, "limit": shown_limit})
+
+
+def _face_checker() -> Callable[[bytes], Any] | None:
+    """workflows.face_check.check_face, the worker's own MediaPipe check, when this build has it."""
+    try:
+        module = importlib.import_module("workflows.face_check")
+    except ImportError:
+        return None
+    checker: Callable[[bytes], Any] = module.check_face
+    return checker
+
+
+async def _face_refusal(context: ContextTypes.DEFAULT_TYPE, me: Caller, file_id: str) -> str | None:
+    """Why this photo cannot be animated (no usable face), before any credit is held; None when it can."""
+    checker = _face_checker()
+    if checker is None:
+        return None
+    try:
+        data = await telegram_file(context.bot, file_id)
+    except TelegramError as exc:  # the worker checks the face again; a download hiccup must not refuse the photo
+        log.warning("photo not downloaded for the face check: %s", exc, extra={"uid": me.uid})
+        return None
+    check = await asyncio.to_thread(checker, data)  # MediaPipe is CPU work: keep the event loop free
+    if check.ok:
+        return None
+    code = getattr(check.code, "value", None) or "NO_FACE"
+    log.info("photo refused before charging", extra={"uid": me.uid, "code": code, "faces": check.faces})
+    reason = error_text(me.lang, "NO_FACE") if code == "NO_FACE" else t(me.lang, "photo_unreadable")
+    return t(me.lang, "face_refused", reason=reason)
+
+
+def keyboard(lang: str, settings: BotSettings, draft: str, prompt: str | None) -> InlineKeyboardMarkup:
+    """A motion-style row (the chosen one ticked) and a duration row with prices."""
+    chosen = resolve_style(prompt)[0] if prompt else ""
+    styles = [
+        InlineKeyboardButton(
+            ("✓ " if style == chosen else "") + t(lang, f"motion_{style}"), callback_data=f"mo:{draft}:{style}"
+        )
+        for style in MOTION_STYLES
+    ]
+    durations = [
+        InlineKeyboardButton(
+            t(lang, "duration_button", seconds=sec, cost=settings.video_cost(sec)), callback_data=f"dur:{draft}:{sec}"
+        )
+        for sec in VIDEO_DURATIONS
+    ]
+    return InlineKeyboardMarkup([styles, durations])
 
 
 async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -51,32 +127,44 @@ async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None
     # Telegram lets bots download up to 20 MB; RunPod's /run body takes 10 MB (base64 adds a third).
     limit = min(s.settings.photo_max_bytes, FileSizeLimit.FILESIZE_DOWNLOAD)
-    file_id, size = _photo_file(message, limit)
-    if file_id is None and size > limit:
-        await message.reply_text(t(me.lang, "photo_too_big", size=round(size / MB, 1), limit=limit // MB))
+    pick = _pick_photo(message, limit, me.lang)
+    if pick.file_id is None:
+        await message.reply_text(t(me.lang, pick.refusal, **pick.values))
         return
-    if file_id is None:
-        await message.reply_text(t(me.lang, "not_a_photo"))
+    refusal = await _face_refusal(context, me, pick.file_id)
+    if refusal is not None:
+        await message.reply_text(refusal)
         return
     await s.drafts.clear(me.uid)
-    draft = await s.drafts.create(
-        me.uid, JobRequest(kind=Kind.VIDEO, photo_file_id=file_id, prompt=motion_prompt(message.caption))
-    )
-    buttons = [
-        InlineKeyboardButton(
-            t(me.lang, "duration_button", seconds=sec, cost=s.settings.video_cost(sec)),
-            callback_data=f"dur:{draft}:{sec}",
-        )
-        for sec in VIDEO_DURATIONS
-    ]
+    prompt = motion_prompt(message.caption)
+    draft = await s.drafts.create(me.uid, JobRequest(kind=Kind.VIDEO, photo_file_id=pick.file_id, prompt=prompt))
     balance = await s.ledger.balance(me.uid)
-    await message.reply_text(t(me.lang, "animate_pick", balance=balance), reply_markup=InlineKeyboardMarkup([buttons]))
+    await message.reply_text(
+        t(me.lang, "animate_pick", balance=balance), reply_markup=keyboard(me.lang, s.settings, draft, prompt)
+    )
 
 
 async def not_a_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     me = await caller(update, context)
     assert update.effective_message is not None
-    await update.effective_message.reply_text(t(me.lang, "not_a_photo"))
+    key, values = refusal_key(update.effective_message)
+    await update.effective_message.reply_text(t(me.lang, key, **values))
+
+
+async def style_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    s = svc(context)
+    me = await caller(update, context)
+    draft_id, style = draft_choice(query.data)
+    request = await s.drafts.get(draft_id, me.uid)
+    if request is None or style not in MOTION_STYLES:
+        await query.edit_message_text(t(me.lang, "draft_expired"))
+        return
+    request = request.model_copy(update={"prompt": style})
+    await s.drafts.update(draft_id, me.uid, request)
+    await query.edit_message_reply_markup(keyboard(me.lang, s.settings, draft_id, style))
 
 
 async def duration_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -97,10 +185,9 @@ async def duration_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("animate", animate))
-    app.add_handler(MessageHandler(filters.PHOTO | filters.Document.IMAGE, photo))
-    app.add_handler(
-        MessageHandler(
-            filters.Document.ALL | filters.VIDEO | filters.Sticker.ALL | filters.ANIMATION | filters.VOICE, not_a_photo
-        )
-    )
+    # Documents of every type come here too: an image file is used, anything else gets its specific reason.
+    app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, photo))
+    others = filters.VIDEO | filters.VIDEO_NOTE | filters.Sticker.ALL | filters.ANIMATION | filters.VOICE
+    app.add_handler(MessageHandler(others | filters.AUDIO, not_a_photo))
+    app.add_handler(CallbackQueryHandler(style_chosen, pattern=r"^mo:"))
     app.add_handler(CallbackQueryHandler(duration_chosen, pattern=r"^dur:"))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.handlers.common import caller, own_job
+from bot.handlers.launch import kept_requests
 from bot.services import svc
 from bot.texts import t
 
@@ -16,8 +20,14 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await s.drafts.clear(me.uid)
     job_id = await s.ledger.user_lock(me.uid)
     ok = job_id is not None and await s.lifecycle.request_cancel(job_id)
+    queued = await kept_requests(s).clear(me.uid)  # what waited behind it goes too
+    for kept in queued:
+        with contextlib.suppress(TelegramError):
+            await context.bot.edit_message_text(
+                t(me.lang, "err_CANCELLED"), chat_id=kept.chat_id, message_id=kept.status_msg
+            )
     assert update.effective_message is not None
-    await update.effective_message.reply_text(t(me.lang, "cancel_requested" if ok else "cancel_none"))
+    await update.effective_message.reply_text(t(me.lang, "cancel_requested" if ok or queued else "cancel_none"))
 
 
 async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot import blocking
 from bot.services import svc
 from bot.texts import pick_language
 
@@ -27,7 +28,10 @@ async def caller(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller:
     assert user is not None
     lang = pick_language(user.language_code)
     new = await s.ledger.register(user.id, s.settings.free_credits, lang)
-    stored = (await s.ledger.user(user.id)).get("lang") or lang
+    fields = await s.ledger.user(user.id)
+    if fields.get(blocking.FIELD) == "1":  # writing to the bot again: it is not blocked any more
+        await blocking.unblocked(s.ledger, user.id)
+    stored = fields.get("lang") or lang
     return Caller(uid=user.id, chat_id=chat.id if chat else user.id, lang=stored, new=new)
 
 

@@ -7,10 +7,12 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.handlers.common import Caller, caller, command_args, draft_choice
 from bot.handlers.launch import launch
+from bot.inputs import is_blank
 from bot.job_input import OFFERED_ASPECTS, clean_prompt, prompt_limit
 from bot.jobs import JobRequest, Kind
 from bot.services import svc
 from bot.texts import t
+from bot.user_settings import UserSettingsStore
 
 INTENT = "imagine"
 PER_ROW = 4
@@ -30,12 +32,20 @@ async def imagine(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def offer(message: Message, context: ContextTypes.DEFAULT_TYPE, me: Caller, text: str) -> None:
     """Show the price and the aspect ratios for a prompt (from /imagine or the message after it)."""
     s = svc(context)
+    if is_blank(text):
+        await message.reply_text(t(me.lang, "imagine_empty_prompt"))
+        return
     prompt = clean_prompt(text)
     if prompt is None:
         await message.reply_text(t(me.lang, "imagine_bad_prompt", max=prompt_limit()))
         return
     await s.drafts.clear(me.uid)
-    draft = await s.drafts.create(me.uid, JobRequest(kind=Kind.IMAGE, prompt=prompt))
+    # "Use this seed" left the settings of a result; otherwise the user's /settings apply.
+    base = await s.drafts.take_template(me.uid)
+    if base is None:
+        user = await UserSettingsStore(s.ledger.redis, s.settings.redis_prefix).get(me.uid)
+        base = user.apply(JobRequest(kind=Kind.IMAGE))
+    draft = await s.drafts.create(me.uid, base.model_copy(update={"prompt": prompt}))
     buttons = [InlineKeyboardButton(ratio, callback_data=f"ar:{draft}:{ratio}") for ratio in OFFERED_ASPECTS]
     rows = [buttons[i : i + PER_ROW] for i in range(0, len(buttons), PER_ROW)]
     balance = await s.ledger.balance(me.uid)

@@ -22,9 +22,11 @@ from telegram.ext import (
     filters,
 )
 
+from bot.handlers.actions import offer_pending
 from bot.handlers.common import caller
 from bot.services import svc
 from bot.settings import CreditPack
+from bot.stars import PackPayload
 from bot.texts import t
 
 log = logging.getLogger("bot.handlers.payments")
@@ -97,17 +99,17 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     assert message is not None and message.successful_payment is not None
     payment = message.successful_payment
     s = svc(context)
-    parts = payment.invoice_payload.split(":")
     # The credits are those the invoice promised (in its payload), whatever the packs are today.
-    credits = int(parts[2]) if len(parts) == 5 and parts[2].isdigit() else 0
+    pack = PackPayload.parse(payment.invoice_payload)
     charge = payment.telegram_payment_charge_id
-    if credits <= 0:
+    if pack is None:
         log.error("payment with an unreadable payload", extra={"charge": charge})
         return
+    credits = pack.credits
 
     async def credit() -> tuple[str, bool, int]:
         me = await caller(update, context)
-        outcome = await s.ledger.credit_payment(charge, me.uid, credits, payment.total_amount, parts[1])
+        outcome = await s.ledger.credit_payment(charge, me.uid, credits, payment.total_amount, pack.pack)
         return me.lang, outcome.ok, outcome.balance
 
     # Telegram sends a successful payment once and never again once the update was taken: a Redis outage now
@@ -117,7 +119,7 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
     except (RedisConnectionError, RedisTimeoutError):
         uid = update.effective_user.id if update.effective_user else None
         log.error(
-            "payment NOT credited: Redis unreachable; credit it by hand (/grant)",
+            "payment NOT credited yet: Redis unreachable; the next Stars reconciliation credits it",
             extra={"charge": charge, "uid": uid, "credits": credits},
         )
         raise
@@ -125,6 +127,8 @@ async def successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE)
         log.info("payment delivered again; already credited", extra={"charge": charge})
         return
     await message.reply_text(t(lang, "paid", credits=credits, balance=balance))
+    if update.effective_user is not None:  # the request that waited for these credits, one tap away
+        await offer_pending(context, update.effective_user.id, lang)
 
 
 async def _while_redis_down(op: Callable[[], Awaitable[T]], give_up_s: float, charge: str) -> T:
@@ -144,5 +148,5 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("buy", buy))
     app.add_handler(CallbackQueryHandler(pack_chosen, pattern=r"^buy:"))
     app.add_handler(PreCheckoutQueryHandler(precheckout))
-    # Blocking on purpose: while it waits out a Redis outage, no other update could be served anyway.
+    # A crash before the credit is caught up by bot.stars (Telegram's transaction list) after the restart.
     app.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, successful_payment))

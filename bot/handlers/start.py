@@ -8,6 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.handlers import support
 from bot.handlers.common import caller, command_args
 from bot.services import svc
 from bot.texts import LANGUAGES, t
@@ -60,6 +61,7 @@ async def terms(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     me = await caller(update, context)
     assert update.effective_message is not None
+    await support.begin(context, me)
     await update.effective_message.reply_text(t(me.lang, "paysupport"))
 
 

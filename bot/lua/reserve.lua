@@ -1,6 +1,15 @@
 -- Debit a job's cost and record the job, or say why not.
 -- KEYS: user, lock, active, job, ledger, uledger, stats
 -- ARGV: uid, job_id, cost, now_ms, deadline_ms, max_active, lock_ttl_ms, uledger_maxlen, field, value, ...
+-- Amounts are integers within +-1e9 (bot/ledger.py MAX_AMOUNT) and balances stay under 1e12 (MAX_BALANCE):
+-- far inside the 2^53 a Lua number holds exactly. Anything else is refused before a key is touched.
+local function amount(s, min)
+  if type(s) ~= 'string' or #s > 11 or not string.match(s, '^%-?%d+$') then return nil end
+  local n = tonumber(s)
+  if n < min or n > 1000000000 then return nil end
+  return n
+end
+if amount(ARGV[3], 0) == nil then return {'invalid_amount', 0} end
 if redis.call('EXISTS', KEYS[4]) == 1 then
   return {'duplicate', redis.call('HGET', KEYS[4], 'state')}
 end
@@ -17,7 +26,7 @@ end
 if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[6]) then
   return {'queue_full', redis.call('ZCARD', KEYS[3])}
 end
-local cost = tonumber(ARGV[3])
+local cost = amount(ARGV[3], 0)
 local bal = tonumber(redis.call('HGET', KEYS[1], 'bal') or '0')
 if bal < cost then
   return {'insufficient', bal}

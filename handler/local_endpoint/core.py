@@ -9,14 +9,15 @@ import uuid
 from collections import deque
 from typing import Any
 
-import httpx
+import httpcore
 
+from handler.address_policy import AddressRefused, check_url
 from handler.local_endpoint.child import error_result
 from handler.local_endpoint.jobs import Job
 from handler.local_endpoint.models import Health, JobCounts, JobState, RunRequest, WorkerCounts
 from handler.local_endpoint.pool import SlotState, WorkerSlot, device_envs
 from handler.local_endpoint.settings import EndpointSettings
-from handler.local_endpoint.webhooks import deliver
+from handler.local_endpoint.webhooks import deliver, webhook_pool
 from handler.settings import WorkerSettings
 from workflows.contract import ErrorCode
 
@@ -44,12 +45,12 @@ class LocalEndpoint:
         self.slots = [WorkerSlot(i, worker_settings, env, self) for i, env in enumerate(device_envs(settings.workers))]
         self.counts = JobCounts()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._http: httpx.AsyncClient | None = None
+        self._http: httpcore.AsyncConnectionPool | None = None
         self._closing = False
 
     # ----- life cycle
     async def start(self) -> None:
-        self._http = httpx.AsyncClient(timeout=self.settings.webhook_timeout_s)
+        self._http = webhook_pool(allow_loopback=self.settings.allow_loopback_webhooks)
         for slot in self.slots:
             slot.start()
         self._spawn(self._sweep())
@@ -74,10 +75,15 @@ class LocalEndpoint:
         timeout_ms = policy.executionTimeout if policy and policy.executionTimeout else None
         ttl_ms = policy.ttl if policy and policy.ttl else None
         s = self.settings
-        if timeout_ms is not None and timeout_ms <= s.min_execution_timeout_ms:
-            raise PolicyError(f"policy.executionTimeout must be more than {s.min_execution_timeout_ms} ms")
+        if timeout_ms is not None and not s.min_execution_timeout_ms < timeout_ms <= s.max_execution_timeout_ms:
+            raise PolicyError(
+                f"policy.executionTimeout must be more than {s.min_execution_timeout_ms} ms "
+                f"and at most {s.max_execution_timeout_ms} ms"
+            )
         if ttl_ms is not None and not s.min_ttl_ms <= ttl_ms <= s.max_ttl_ms:
             raise PolicyError(f"policy.ttl must be between {s.min_ttl_ms} and {s.max_ttl_ms} ms")
+        if request.webhook is not None:
+            self._check_webhook(request.webhook)
         job = Job(
             id=("sync-" if sync else "") + str(uuid.uuid4()),
             request=request,
@@ -91,6 +97,14 @@ class LocalEndpoint:
         log.info("job queued", extra={"job_id": job.id, "fields": {"sync": sync}})
         return job
 
+    def _check_webhook(self, url: str) -> None:
+        """Refuse at once what the address policy refuses without DNS; names are resolved (and pinned) when
+        the webhook is sent."""
+        try:  # IP literals in every spelling (127.1, 0x7f.1, [::ffff:7f00:1]) and localhost names are refused here
+            check_url(url, allow_loopback=self.settings.allow_loopback_webhooks, what="webhook")
+        except AddressRefused as exc:
+            raise PolicyError(str(exc)) from None
+
     def get(self, job_id: str) -> Job | None:
         job = self.jobs.get(job_id)
         if job is not None and time.monotonic() >= job.expires_at:
@@ -100,6 +114,8 @@ class LocalEndpoint:
 
     def set_retention(self, job: Job, retain_ms: int) -> None:
         """``/status/{id}?ttl=ms``: keep this job's result for that long after it finished."""
+        if not 0 < retain_ms <= self.settings.max_ttl_ms:
+            raise PolicyError(f"ttl must be between 1 and {self.settings.max_ttl_ms} ms")
         job.retain_s = retain_ms / 1000
 
     def cancel(self, job: Job) -> None:
@@ -111,6 +127,11 @@ class LocalEndpoint:
     def retry(self, job: Job) -> None:
         if job.status not in (JobState.FAILED, JobState.TIMED_OUT):
             raise NotRetryable(f"job {job.id} is {job.status.value}; only FAILED or TIMED_OUT jobs can be retried")
+        if job.input_dropped:
+            raise NotRetryable(
+                f"job {job.id}'s input was dropped when a worker took it "
+                "(LOCAL_ENDPOINT_KEEP_INPUT_FOR_RETRY=false); submit it again"
+            )
         job.requeue()
         self.counts.retried += 1
         self._enqueue(job)
@@ -172,6 +193,8 @@ class LocalEndpoint:
             loop = asyncio.get_running_loop()
             job.timeout_handle = loop.call_later(job.execution_timeout_s, self._stop_running, job, ErrorCode.TIMEOUT)
             slot.send_job(job.job_message())
+            if not self.settings.keep_input_for_retry:
+                job.drop_input()  # the worker has it now; the endpoint keeps only the status
             log.info("job started", extra={"job_id": job.id, "fields": {"worker": slot.worker_id}})
 
     def _slot_of(self, job: Job) -> WorkerSlot | None:
@@ -206,7 +229,14 @@ class LocalEndpoint:
     async def _notify(self, url: str, body: dict[str, Any]) -> None:
         assert self._http is not None
         s = self.settings
-        await deliver(self._http, url, body, attempts=s.webhook_attempts, interval_s=s.webhook_retry_interval_s)
+        await deliver(
+            self._http,
+            url,
+            body,
+            attempts=s.webhook_attempts,
+            interval_s=s.webhook_retry_interval_s,
+            timeout_s=s.webhook_timeout_s,
+        )
 
     def _expire(self, job: Job) -> None:
         if job.status is JobState.IN_PROGRESS:  # ttl covers the run too: stop it, then forget it

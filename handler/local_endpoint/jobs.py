@@ -34,6 +34,7 @@ class Job:
     worker_id: str | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     timeout_handle: asyncio.TimerHandle | None = None
+    input_dropped: bool = False
 
     @property
     def expires_at(self) -> float:
@@ -48,6 +49,12 @@ class Job:
         if self.request.s3Config is not None:
             message["s3Config"] = self.request.s3Config.wire()
         return message
+
+    def drop_input(self) -> None:
+        """Forget the input and the request's storage keys once a worker holds them (they can be large, and
+        ``s3Config`` carries secrets); the status, webhook and policy stay."""
+        self.request = self.request.model_copy(update={"input": {}, "s3Config": None})
+        self.input_dropped = True
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"id": self.id, "status": self.status.value}

@@ -6,12 +6,47 @@ import asyncio
 import threading
 from typing import Any
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from handler.local_endpoint.app import create_app
 from handler.local_endpoint.core import LocalEndpoint
 from handler.local_endpoint.settings import EndpointSettings
 from handler.settings import WorkerSettings
+
+
+def _header_deadline(timeout_s: float) -> type[H11Protocol]:
+    """uvicorn's HTTP/1.1 protocol with a deadline for each request's headers (from the connection, or from the
+    previous response): uvicorn has none, and its keep-alive timer stops at the first byte, so a client trickling
+    its headers would hold a connection for ever. The body has its own deadline (app.py)."""
+
+    class HeaderDeadline(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._deadline = self.loop.call_later(timeout_s, self._expired)
+
+        def _expired(self) -> None:
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()  # still no complete request line and headers
+
+    return HeaderDeadline
 
 
 class EndpointServer:
@@ -20,8 +55,16 @@ class EndpointServer:
     def __init__(self, settings: EndpointSettings, worker_settings: WorkerSettings) -> None:
         self.settings = settings
         self.endpoint = LocalEndpoint(settings, worker_settings)
+        # proxy_headers off: uvicorn otherwise takes the client address from X-Forwarded-For on loopback
+        # connections, and a caller choosing its own address would dodge its per-caller rate limit.
         config = uvicorn.Config(
-            create_app(self.endpoint), host=settings.host, port=settings.port, log_level="warning", access_log=False
+            create_app(self.endpoint),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            http=_header_deadline(settings.body_timeout_s),
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

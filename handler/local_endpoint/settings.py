@@ -5,6 +5,9 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Policy times past this (about 285 years) are refused before any arithmetic: a float still holds them exactly.
+MAX_POLICY_MS = 2**53
+
 
 class EndpointSettings(BaseSettings):
     """Defaults are RunPod's own limits and retention times, so the local endpoint behaves like the real one."""
@@ -22,9 +25,17 @@ class EndpointSettings(BaseSettings):
         default=None, ge=0, le=64, description="worker processes; default one per device (0: jobs only queue)"
     )
 
+    # Development only: webhooks may go to loopback over http (private and reserved addresses stay refused).
+    allow_loopback_webhooks: bool = False
+    # /retry needs the input; by default it is dropped once a worker took the job (docs/security.md).
+    keep_input_for_retry: bool = False
+
     # Payload limits (bytes) and retention of finished jobs (seconds), as RunPod documents them.
-    max_run_bytes: int = 10 * 1024 * 1024
-    max_runsync_bytes: int = 20 * 1024 * 1024
+    max_run_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_runsync_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    body_timeout_s: float = Field(
+        default=60.0, gt=0, description="a request's headers, then its body, must each arrive within it"
+    )
     run_result_ttl_s: float = Field(default=30 * 60, gt=0)
     runsync_result_ttl_s: float = Field(default=60, gt=0)
     runsync_default_wait_ms: int = 90_000
@@ -34,9 +45,10 @@ class EndpointSettings(BaseSettings):
     # Job policy defaults and bounds (milliseconds).
     default_execution_timeout_ms: int = 600_000
     min_execution_timeout_ms: int = Field(default=5_000, ge=0, description="RunPod requires more than 5 s")
+    max_execution_timeout_ms: int = Field(default=7 * 24 * 3600 * 1000, gt=0, le=MAX_POLICY_MS)
     default_ttl_ms: int = 24 * 3600 * 1000
     min_ttl_ms: int = Field(default=10_000, ge=0, description="RunPod requires at least 10 s")
-    max_ttl_ms: int = 7 * 24 * 3600 * 1000
+    max_ttl_ms: int = Field(default=7 * 24 * 3600 * 1000, gt=0, le=MAX_POLICY_MS)
 
     # How long a worker process gets to stop a cancelled or timed-out job before it is killed and replaced.
     cancel_grace_s: float = Field(default=10.0, gt=0)
@@ -57,6 +69,9 @@ class EndpointSettings(BaseSettings):
         }
     )
     rate_window_s: float = Field(default=10.0, gt=0)
+    rate_max_callers: int = Field(
+        default=10_000, gt=0, description="callers (client addresses) tracked at once; past that new ones share one"
+    )
 
     sweep_interval_s: float = Field(default=1.0, gt=0, description="how often expired jobs are removed")
     log_level: str = "INFO"

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,19 @@ class Call:
     params: dict[str, Any]
     files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
     message_id: int = 0  # of the message this call created or edited
+    at: float = field(default_factory=time.monotonic)  # when the fake received it (ordering across chats)
+    result: Any = None  # what Telegram answered (the sent message, with its file ids)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
+
+
+@dataclass(frozen=True)
+class _Error:
+    """A Bot API refusal the fake decides by itself (not injected), e.g. refunding an unknown charge."""
+
+    code: int
+    text: str
 
 
 class FakeTelegram(BaseRequest):
@@ -41,6 +52,9 @@ class FakeTelegram(BaseRequest):
         self.errors: dict[str, list[tuple[int, str, dict[str, Any], int | None]]] = {}
         self._ids = itertools.count(1000)
         self.upload_delay_s = 0.0  # how long sending a photo/document/video takes (a crash can land mid-upload)
+        # Telegram's record of Stars: what getStarTransactions serves (chronological, as documented).
+        self.star_transactions: list[dict[str, Any]] = []
+        self._answered: set[str] = set()  # callback query ids
 
     # BaseRequest --------------------------------------------------------------------------------------------
 
@@ -83,8 +97,14 @@ class FakeTelegram(BaseRequest):
             return code, json.dumps(body).encode()
         if self.upload_delay_s and api_method in UPLOADS:
             await asyncio.sleep(self.upload_delay_s)  # cancelled here (a stop, a crash), nothing was delivered
-        self.calls.append(call)
         result = self._result(api_method, params)
+        call.result = result
+        if isinstance(result, _Error):
+            self.calls.append(Call(api_method + "!failed", params))
+            return result.code, json.dumps(
+                {"ok": False, "error_code": result.code, "description": result.text}
+            ).encode()
+        self.calls.append(call)
         if isinstance(result, dict) and "message_id" in result:
             call.message_id = result["message_id"]
         return 200, json.dumps({"ok": True, "result": result}).encode()
@@ -125,16 +145,31 @@ class FakeTelegram(BaseRequest):
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
             }
-        if method in ("sendMessage", "editMessageText", "sendInvoice"):
+        if method in ("sendMessage", "editMessageText", "sendInvoice", "editMessageCaption", "editMessageMedia"):
             return self._message(params)
         if method == "sendPhoto":
-            size = {"file_id": "ph-out", "file_unique_id": "u1", "width": 1, "height": 1}
+            # The first photo keeps the id older tests know; each later one gets its own, as Telegram's do.
+            count = len(self.sent("sendPhoto"))  # this one included
+            file_id = "ph-out" if count == 1 else f"ph-out-{count}"
+            size = {"file_id": file_id, "file_unique_id": file_id, "width": 1, "height": 1}
             return self._message(params, photo=[size])
         if method == "sendDocument":
             return self._message(params, document={"file_id": "doc-out", "file_unique_id": "u2"})
         if method == "sendVideo":
             video = {"file_id": "vid-out", "file_unique_id": "u3", "width": 1, "height": 1, "duration": 10}
             return self._message(params, video=video)
+        if method == "answerCallbackQuery":
+            query_id = str(params["callback_query_id"])
+            if query_id in self._answered:  # Telegram takes one answer per query
+                return _Error(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+            self._answered.add(query_id)
+            return True
+        if method == "getStarTransactions":
+            offset = int(params.get("offset") or 0)
+            limit = int(params.get("limit") or 100)
+            return {"transactions": self.star_transactions[offset : offset + limit]}
+        if method == "refundStarPayment":
+            return self._refund(int(params["user_id"]), str(params["telegram_payment_charge_id"]))
         if method == "getFile":
             file_id = str(params["file_id"])
             return {
@@ -144,6 +179,34 @@ class FakeTelegram(BaseRequest):
                 "file_path": file_id,
             }
         return True  # answerCallbackQuery, answerPreCheckoutQuery, sendChatAction, setMyCommands, refundStarPayment...
+
+    # Stars ------------------------------------------------------------------------------------------------
+
+    def star_payment(self, uid: int, payload: str, amount: int, charge_id: str) -> dict[str, Any]:
+        """Telegram took ``amount`` Stars from ``uid`` (what a successful payment leaves in the bot's history)."""
+        user = {"id": uid, "is_bot": False, "first_name": f"U{uid}"}
+        partner = {"type": "user", "transaction_type": "invoice_payment", "user": user, "invoice_payload": payload}
+        tx = {"id": charge_id, "amount": amount, "date": int(time.time()), "source": partner}
+        self.star_transactions.append(tx)
+        return tx
+
+    def _refund(self, uid: int, charge_id: str) -> Any:
+        paid = [tx for tx in self.star_transactions if tx["id"] == charge_id and "source" in tx]
+        if not paid or paid[0]["source"]["user"]["id"] != uid:
+            return _Error(400, "Bad Request: CHARGE_NOT_FOUND")
+        if any(tx["id"] == charge_id and "receiver" in tx for tx in self.star_transactions):
+            return _Error(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
+        self.star_refund(charge_id)
+        return True
+
+    def star_refund(self, charge_id: str) -> None:
+        """The payment's Stars went back to the user (a refund transaction with the user as receiver)."""
+        [paid] = [tx for tx in self.star_transactions if tx["id"] == charge_id and "source" in tx]
+        receiver = {"type": "user", "transaction_type": "invoice_payment", "user": paid["source"]["user"]}
+        receiver["invoice_payload"] = paid["source"]["invoice_payload"]
+        self.star_transactions.append(
+            {"id": charge_id, "amount": paid["amount"], "date": int(time.time()), "receiver": receiver}
+        )
 
     # What the bot sent -------------------------------------------------------------------------------------
 
@@ -185,6 +248,9 @@ class Users:
         self.telegram = telegram
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
+        # False: each update is handled before feed() returns (deterministic); True: it is queued like the
+        # updater's, and handled concurrently with others (the real path).
+        self.through_queue = False
 
     def _user(self, uid: int, lang: str) -> dict[str, Any]:
         return {"id": uid, "is_bot": False, "first_name": f"U{uid}", "language_code": lang}
@@ -199,10 +265,17 @@ class Users:
 
     async def feed(self, data: dict[str, Any]) -> None:
         data = {"update_id": next(self._update_ids)} | data
-        await self.app.process_update(Update.de_json(data, self.app.bot))
+        update = Update.de_json(data, self.app.bot)
+        if self.through_queue:
+            await self.app.update_queue.put(update)  # as the updater delivers: the update processor decides
+        else:
+            await self.app.process_update(update)
 
-    async def send(self, uid: int, text: str, lang: str = "en") -> None:
+    async def send(self, uid: int, text: str, lang: str = "en", reply_to: Call | None = None) -> None:
+        """A text message; ``reply_to``: the bot's message (a recorded call) it answers, as Telegram quotes it."""
         msg = self._base_message(uid, lang) | {"text": text}
+        if reply_to is not None:
+            msg["reply_to_message"] = self.telegram._message(reply_to.params) | {"message_id": reply_to.message_id}
         if text.startswith("/"):
             command = text.split()[0]
             msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -220,7 +293,7 @@ class Users:
     ) -> None:
         small, medium, large = f"ph-{uid}-s", f"ph-{uid}-m", f"ph-{uid}-l"
         self.telegram.files[small] = content[:10]
-        self.telegram.files[medium] = b"medium:" + content
+        self.telegram.files[medium] = content + b"medium"  # still a decodable JPEG (bytes after its end marker)
         self.telegram.files[large] = content
         photo = [
             {"file_id": small, "file_unique_id": small, "width": 90, "height": 90, "file_size": 10},
@@ -243,6 +316,10 @@ class Users:
         if caption:
             msg["caption"] = caption
         await self.feed({"message": msg})
+
+    async def send_raw(self, uid: int, lang: str = "en", **fields: Any) -> None:
+        """A message with these Bot API fields (video_note, animation, sticker ...)."""
+        await self.feed({"message": self._base_message(uid, lang) | fields})
 
     async def send_document(self, uid: int, mime: str, size: int, lang: str = "en") -> None:
         doc = {
@@ -269,7 +346,7 @@ class Users:
             "text": "...",
         }
         query = {
-            "id": str(next(self._update_ids)),
+            "id": uuid.uuid4().hex,  # unique across bots sharing this fake, as Telegram's are
             "from": self._user(uid, lang),
             "chat_instance": str(uid),
             "data": data,
@@ -301,4 +378,19 @@ class Users:
             "telegram_payment_charge_id": charge_id,
             "provider_payment_charge_id": "",
         }
+        if not any(tx["id"] == charge_id for tx in self.telegram.star_transactions):  # a redelivery is one charge
+            self.telegram.star_payment(uid, payload, amount, charge_id)
         await self.feed({"message": self._base_message(uid, "en") | {"successful_payment": payment}})
+
+    async def member(self, uid: int, status: str) -> None:
+        """The user blocked (``kicked``) or unblocked (``member``) the bot: Telegram's my_chat_member update."""
+        bot = {"id": BOT_ID, "is_bot": True, "first_name": "Bot", "username": BOT_USERNAME}
+        old = "member" if status == "kicked" else "kicked"
+        change = {
+            "chat": {"id": uid, "type": "private"},
+            "from": self._user(uid, "en"),
+            "date": int(time.time()),
+            "old_chat_member": {"status": old, "user": bot} | ({"until_date": 0} if old == "kicked" else {}),
+            "new_chat_member": {"status": status, "user": bot} | ({"until_date": 0} if status == "kicked" else {}),
+        }
+        await self.feed({"my_chat_member": change})

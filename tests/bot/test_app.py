@@ -12,6 +12,7 @@ from bot.runpod_client import RunPodSettings
 from tests.bot.fake_runpod import HOLD, PNG_B64, FakeRunPod, completed_image, completed_video, failed, queued, running
 from tests.bot.fake_telegram import BOT_USERNAME
 from tests.bot.harness import Bot, running_bot
+from tests.bot.photos import face_jpeg
 from tests.bot.waiting import eventually
 from workflows.contract import ErrorCode
 from workflows.liveportrait import LivePortraitParams
@@ -31,6 +32,11 @@ async def imagine(bot: Bot, uid: int = U, prompt: str = "a red fox", ratio: str 
     data = next(d for _, d in bot.telegram.last_buttons(uid) if d.endswith(f":{ratio}"))
     await bot.users.tap(uid, data)
     return data.split(":")[1]
+
+
+def durations(bot: Bot, uid: int = U) -> list[str]:
+    """The duration buttons' data under the last /animate offer."""
+    return [d for _, d in bot.telegram.last_buttons(uid) if d.startswith("dur:")]
 
 
 # Commands -----------------------------------------------------------------------------------------------------
@@ -98,7 +104,7 @@ async def test_imagine_end_to_end(bot: Bot, fake_runpod: FakeRunPod) -> None:
     fake_runpod.script = lambda _: [queued(), running(40), running(80), completed_image()]
     await bot.users.send(U, "/imagine a red fox in the snow")
     offer = bot.telegram.last_text(U)
-    assert "Price: 1 credits (balance 3)" in offer and "a red fox in the snow" in offer
+    assert "Price: 1 credit (balance 3)" in offer and "a red fox in the snow" in offer
     assert ("16:9", bot.telegram.last_buttons(U)[1][1]) in bot.telegram.last_buttons(U)
     status_id = bot.users.last_keyboard_message(U)
     data = next(d for _, d in bot.telegram.last_buttons(U) if d.endswith(":16:9"))
@@ -110,7 +116,7 @@ async def test_imagine_end_to_end(bot: Bot, fake_runpod: FakeRunPod) -> None:
     }
     edits = [c.get("text") for c in bot.telegram.sent("editMessageText", chat_id=U) if c.get("message_id") == status_id]
     assert "⏳ Queued (position 1)…" in edits and "🎨 Working… 40%" in edits and "🎨 Working… 80%" in edits
-    assert "📤 Sending the result…" in edits and edits[-1] == "✅ Done. 1 credits spent, balance 2."
+    assert "📤 Sending the result…" in edits and edits[-1] == "✅ Done. 1 credit spent, balance 2."
     [photo] = bot.telegram.sent("sendPhoto", chat_id=U)
     assert photo.files["photo"][1] == base64.b64decode(PNG_B64)
     assert photo.get("caption") == "a red fox in the snow"
@@ -154,21 +160,43 @@ async def test_insufficient_funds(bot: Bot, fake_runpod: FakeRunPod) -> None:
     await bot.users.send(U, "/start")
     await bot.ledger.grant(U, -3, admin=0)
     await imagine(bot)
-    assert bot.telegram.last_text(U) == "Not enough credits: this costs 1, you have 0. /buy to top up."
+    assert bot.telegram.last_text(U) == (
+        "Not enough credits: this costs 1 credit, you have 0. Buy more and continue with one tap."
+    )
     assert fake_runpod.runs == []
     await bot.users.tap(U, "buy:menu")  # the button under the refusal
     assert bot.telegram.last_buttons(U)[0] == ("10 credits · 50 ⭐", "buy:s")
 
 
-async def test_one_job_at_a_time_per_user(bot: Bot, fake_runpod: FakeRunPod) -> None:
+async def test_a_request_made_while_a_job_runs_is_queued_behind_it(bot: Bot, fake_runpod: FakeRunPod) -> None:
     fake_runpod.script = lambda _: [HOLD]
     await imagine(bot)
     await eventually(lambda: len(fake_runpod.runs) == 1)
     await imagine(bot, prompt="another")
-    assert bot.telegram.last_text(U) == "You already have a job running. Wait for it or /cancel it."
+    assert bot.telegram.last_text(U) == "⏳ Waiting for your previous job to finish (1 in your queue)…"
+    assert await bot.ledger.balance(U) == 2  # nothing is held for a queued request yet
+    fake_runpod.script = lambda _: [completed_image()]
     fake_runpod.finish_held(completed_image())
+    await eventually(lambda: len(fake_runpod.runs) == 2)
     await bot.settle()
-    assert len(fake_runpod.runs) == 1 and await bot.ledger.balance(U) == 2
+    assert [r["input"]["params"]["prompt"] for r in fake_runpod.runs] == ["a red fox", "another"]
+    assert len(bot.telegram.sent("sendPhoto", chat_id=U)) == 2 and await bot.ledger.balance(U) == 1
+
+
+async def test_the_per_user_queue_is_bounded_and_cancel_empties_it(
+    redis: Redis, runpod_settings: RunPodSettings, fake_runpod: FakeRunPod
+) -> None:
+    fake_runpod.script = lambda _: [HOLD]
+    async with running_bot(redis, runpod_settings, user_queue_max=1) as bot:
+        await imagine(bot)
+        await eventually(lambda: len(fake_runpod.runs) == 1)
+        await imagine(bot, prompt="second")
+        await imagine(bot, prompt="third")
+        assert bot.telegram.last_text(U) == "You already have 1 request waiting. Wait for them or /cancel."
+        await bot.users.send(U, "/cancel")
+        await bot.settle()
+        assert "✖ Cancelled." in bot.telegram.texts(U)
+        assert len(fake_runpod.runs) == 1 and await bot.ledger.balance(U) == 3
 
 
 async def test_queue_full(redis: Redis, runpod_settings: RunPodSettings, fake_runpod: FakeRunPod) -> None:
@@ -190,7 +218,7 @@ async def test_cancel_mid_run_refunds(bot: Bot, fake_runpod: FakeRunPod) -> None
     await bot.users.send(U, "/cancel")
     await bot.settle()
     assert len(fake_runpod.cancels) == 1
-    assert "✖ Cancelled.\nYour 1 credits were refunded." in bot.telegram.texts(U)
+    assert "✖ Cancelled.\nRefunded to your balance: 1 credit." in bot.telegram.texts(U)
     assert await bot.ledger.balance(U) == 3
     await bot.users.send(U, "/cancel")
     assert bot.telegram.last_text(U) == "You have no running job."
@@ -225,7 +253,7 @@ async def test_each_failure_is_explained_and_refunded_once(
     await imagine(bot)
     await bot.settle()
     final = bot.telegram.last_text(U)
-    assert text in final and final.endswith("Your 1 credits were refunded.")
+    assert text in final and final.endswith("Refunded to your balance: 1 credit.")
     assert await bot.ledger.balance(U) == 3
     assert [e.reason for e in await bot.ledger.recent(U)].count("refund") == 1
 
@@ -248,12 +276,24 @@ async def test_flood_control_is_waited_out(bot: Bot) -> None:
     assert await bot.ledger.balance(U) == 2
 
 
-async def test_message_not_modified_is_harmless(bot: Bot) -> None:
-    for _ in range(3):
-        bot.telegram.fail("editMessageText", 400, "Bad Request: message is not modified")
+@pytest.mark.parametrize(
+    ("refusal", "sent_anew"),
+    [("Bad Request: message is not modified", 0), ("Bad Request: message to edit not found", 1)],
+)
+async def test_message_not_modified_is_harmless(
+    bot: Bot, fake_runpod: FakeRunPod, refusal: str, sent_anew: int
+) -> None:
+    """A status edit refused as "not modified" already shows its text; any other refusal sends the text anew."""
+    fake_runpod.script = lambda _: [{"status": "TIMED_OUT"}]
     await imagine(bot)
+    for _ in range(20):  # every status edit from here on is refused
+        bot.telegram.fail("editMessageText", 400, refusal, chat_id=U)
     await bot.settle()
-    assert await bot.ledger.balance(U) == 2 and len(bot.telegram.sent("sendPhoto")) == 1
+    refused = [str(c.get("text")) for c in bot.telegram.sent("editMessageText!failed", chat_id=U)]
+    assert refused and "took too long" in refused[-1], "the final status edit was refused"
+    anew = [c for c in bot.telegram.sent("sendMessage", chat_id=U) if "took too long" in str(c.get("text"))]
+    assert len(anew) == sent_anew
+    assert await bot.ledger.balance(U) == 3
 
 
 async def test_photo_refused_as_too_big_is_sent_as_a_file(bot: Bot) -> None:
@@ -264,7 +304,7 @@ async def test_photo_refused_as_too_big_is_sent_as_a_file(bot: Bot) -> None:
 
 
 async def test_result_the_user_never_received_is_refunded(bot: Bot) -> None:
-    bot.telegram.fail("sendPhoto", 403, "Forbidden: bot was blocked by the user")
+    bot.telegram.fail("sendPhoto", 502, "Bad Gateway")  # (a user who blocked the bot: tests/bot/test_ops.py)
     await imagine(bot)
     await bot.settle()
     assert await bot.ledger.balance(U) == 3
@@ -273,7 +313,7 @@ async def test_result_the_user_never_received_is_refunded(bot: Bot) -> None:
 
 # Videos -------------------------------------------------------------------------------------------------------
 
-FACE = b"\xff\xd8\xff\xe0fake-jpeg-bytes-of-a-face"
+FACE = face_jpeg()
 
 
 async def test_animate_end_to_end(bot: Bot, fake_runpod: FakeRunPod) -> None:
@@ -285,8 +325,8 @@ async def test_animate_end_to_end(bot: Bot, fake_runpod: FakeRunPod) -> None:
     assert "Send me a photo of one face" in bot.telegram.last_text(U)
     await bot.users.send_photo(U, FACE)
     labels = [label for label, _ in bot.telegram.last_buttons(U)]
-    assert labels == ["10 s · 4 cr.", "15 s · 6 cr.", "20 s · 8 cr."]
-    await bot.users.tap(U, bot.telegram.last_buttons(U)[1][1])
+    assert labels == ["😌 Calm", "😊 Cheerful", "🙂 Nods", "10 s · 4 cr.", "15 s · 6 cr.", "20 s · 8 cr."]
+    await bot.users.tap(U, durations(bot)[1])
     await bot.settle()
     run = fake_runpod.runs[0]["input"]
     assert run["preset"] == "liveportrait" and run["params"]["duration"] == 15
@@ -299,10 +339,10 @@ async def test_animate_end_to_end(bot: Bot, fake_runpod: FakeRunPod) -> None:
 
 async def test_photo_with_caption_goes_straight_to_durations(bot: Bot, fake_runpod: FakeRunPod) -> None:
     await bot.users.send_photo(U, FACE, caption="/animate")
-    assert len(bot.telegram.last_buttons(U)) == 3
+    assert len(durations(bot)) == 3
     await bot.ledger.grant(U, 10, admin=0)
     await bot.users.send_photo(U, FACE, caption="smiling")  # a caption that is not a command picks the motion
-    await bot.users.tap(U, bot.telegram.last_buttons(U)[0][1])
+    await bot.users.tap(U, durations(bot)[0])
     await bot.settle()
     assert fake_runpod.runs[0]["input"]["params"]["prompt"] == "smiling"
 
@@ -311,20 +351,21 @@ async def test_the_largest_photo_size_under_the_limit_is_used(bot: Bot, fake_run
     await bot.users.send(U, "/start")
     await bot.ledger.grant(U, 10, admin=0)
     await bot.users.send_photo(U, FACE, size=25 * 1024 * 1024)  # the original is over the download limit
-    await bot.users.tap(U, bot.telegram.last_buttons(U)[0][1])
+    await bot.users.tap(U, durations(bot)[0])
     await bot.settle()
-    assert base64.b64decode(fake_runpod.runs[0]["input"]["params"]["photo"]) == b"medium:" + FACE
+    assert base64.b64decode(fake_runpod.runs[0]["input"]["params"]["photo"]) == FACE + b"medium"
 
 
 async def test_photos_over_the_limit_and_other_files_are_refused(bot: Bot) -> None:
     await bot.users.send_photo(U, FACE, size=30 * 1024 * 1024, medium_size=9 * 1024 * 1024)
-    assert "too large (9.0 MB)" in bot.telegram.last_text(U)
+    assert "too large (9 MB). Please send one of at most 7 MB." in bot.telegram.last_text(U)
     await bot.users.send_document(U, "image/png", 50 * 1024 * 1024)
-    assert "too large (50.0 MB)" in bot.telegram.last_text(U)
+    assert "too large (50 MB)" in bot.telegram.last_text(U)
     await bot.users.send_document(U, "application/pdf", 1000)
-    assert "only animate photos" in bot.telegram.last_text(U)
+    assert "A PDF file is not a photo" in bot.telegram.last_text(U)
+    bot.telegram.files["doc-1001"] = FACE
     await bot.users.send_document(U, "image/png", 1000)
-    assert len(bot.telegram.last_buttons(U)) == 3
+    assert len(durations(bot)) == 3
 
 
 async def test_video_over_50_mb_is_sent_as_a_link(bot: Bot, fake_runpod: FakeRunPod) -> None:
@@ -332,9 +373,11 @@ async def test_video_over_50_mb_is_sent_as_a_link(bot: Bot, fake_runpod: FakeRun
     fake_runpod.script = lambda _: [completed_video(60 * 1024 * 1024, url=url)]
     await bot.users.send_photo(U, FACE)
     await bot.ledger.grant(U, 10, admin=0)
-    await bot.users.tap(U, bot.telegram.last_buttons(U)[0][1])
+    await bot.users.tap(U, durations(bot)[0])
     await bot.settle()
-    assert any(url in text and "too large for Telegram (60.0 MB)" in text for text in bot.telegram.texts(U))
+    assert any(
+        url in text and "too large for Telegram (63 MB of at most 50 MB)" in text for text in bot.telegram.texts(U)
+    )
     assert bot.telegram.sent("sendVideo") == []
 
 
@@ -343,10 +386,10 @@ async def test_video_over_50_mb_without_a_link_is_refunded(bot: Bot, fake_runpod
     await bot.users.send(U, "/start")
     await bot.ledger.grant(U, 10, admin=0)
     await bot.users.send_photo(U, FACE)
-    await bot.users.tap(U, bot.telegram.last_buttons(U)[0][1])
+    await bot.users.tap(U, durations(bot)[0])
     await bot.settle()
     assert await bot.ledger.balance(U) == 13
-    assert "Your 4 credits were refunded." in bot.telegram.last_text(U)
+    assert "Refunded to your balance: 4 credits." in bot.telegram.last_text(U)
 
 
 async def test_expired_or_foreign_draft(bot: Bot, fake_runpod: FakeRunPod) -> None:

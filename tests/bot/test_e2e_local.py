@@ -20,11 +20,12 @@ from bot.runpod_client import RunPodSettings
 from handler.local_endpoint import EndpointServer, EndpointSettings
 from handler.settings import WorkerSettings
 from tests.bot.harness import Bot, running_bot
+from tests.bot.photos import face_jpeg
 from tests.bot.waiting import eventually
 
 pytestmark = pytest.mark.slow
 U = 5001
-FACE = b"\xff\xd8\xff\xe0 a face"
+FACE = face_jpeg()
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory, worker_settings: WorkerSe
         min_ttl_ms=0,
         sweep_interval_s=0.1,
         log_level="WARNING",
+        allow_loopback_webhooks=True,  # the bot's webhook receiver listens on 127.0.0.1
     )
     work = worker_settings.model_copy(
         update={"work_dir": tmp_path_factory.mktemp("bot-endpoint"), "custom_nodes": False, "log_level": "WARNING"}
@@ -112,8 +114,9 @@ async def test_image_end_to_end(bot: Bot) -> None:
     await bot.settle(timeout_s=120)
     [photo] = bot.telegram.sent("sendPhoto", chat_id=U)
     assert photo.files["photo"][1].startswith(b"\x89PNG")
-    assert bot.telegram.last_text(U) == "✅ Done. 1 credits spent, balance 2."
-    await bot.users.tap(U, bot.telegram.buttons(photo)[0][1], message_id=photo.message_id)
+    assert bot.telegram.last_text(U) == "✅ Done. 1 credit spent, balance 2."
+    original = next(d for _, d in bot.telegram.buttons(photo) if d.startswith("orig:"))
+    await bot.users.tap(U, original, message_id=photo.message_id)
     await eventually(lambda: len(bot.telegram.sent("sendDocument", chat_id=U)) == 1)  # a non-blocking handler
     [doc] = bot.telegram.sent("sendDocument", chat_id=U)
     assert doc.files["document"][1] == photo.files["photo"][1]
@@ -123,7 +126,7 @@ async def test_video_end_to_end(bot: Bot) -> None:
     await bot.users.send(U, "/start")
     await bot.ledger.grant(U, 10, admin=0)
     await bot.users.send_photo(U, FACE)
-    await bot.users.tap(U, bot.telegram.last_buttons(U)[0][1])  # 10 s
+    await bot.users.tap(U, next(d for _, d in bot.telegram.last_buttons(U) if d.startswith("dur:")))  # 10 s
     await bot.settle(timeout_s=120)
     [video] = bot.telegram.sent("sendVideo", chat_id=U)
     assert video.files["video"][1][4:8] == b"ftyp"
@@ -135,7 +138,7 @@ async def test_worker_failure_is_refunded(bot: Bot) -> None:
     await bot.users.tap(U, bot.telegram.last_buttons(U)[0][1])
     await bot.settle(timeout_s=120)
     assert bot.telegram.last_text(U) == (
-        "❌ The generator is misconfigured; we've been notified.\nYour 1 credits were refunded."
+        "❌ The generator is misconfigured; we've been notified.\nRefunded to your balance: 1 credit."
     )
     assert await bot.ledger.balance(U) == 3
 
@@ -146,7 +149,7 @@ async def test_cancel_mid_run_on_the_real_worker(bot: Bot) -> None:
     await eventually(lambda: any(t.startswith("🎨 Working") for t in bot.telegram.texts(U)), 120)
     await bot.users.send(U, "/cancel")
     await bot.settle(timeout_s=60)
-    assert "✖ Cancelled.\nYour 1 credits were refunded." in bot.telegram.texts(U)
+    assert "✖ Cancelled.\nRefunded to your balance: 1 credit." in bot.telegram.texts(U)
     assert await bot.ledger.balance(U) == 3
 
 

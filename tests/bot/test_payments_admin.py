@@ -63,7 +63,7 @@ async def test_successful_payment_credits_once_per_charge(bot: Bot) -> None:
     await bot.users.paid(U, payload, 50, "charge-1")  # Telegram delivered the same payment twice
     assert await bot.ledger.balance(U) == 3 + 10
     assert [t for t in bot.telegram.texts(U) if t.startswith("Thank you")] == [
-        "Thank you! 10 credits added. Balance: 13."
+        "Thank you! Added: 10 credits. Balance: 13."
     ]
     await bot.users.paid(U, payload, 50, "charge-2")  # the old invoice's Pay button again: a new payment
     assert await bot.ledger.balance(U) == 23

@@ -15,7 +15,9 @@ from handler.settings import WorkerSettings
 
 def endpoint_worker_settings(base: WorkerSettings, work_dir: Path) -> WorkerSettings:
     """The session's worker settings (tests/conftest.py) with the endpoint processes' own work folder."""
-    return base.model_copy(update={"work_dir": work_dir, "interrupt_grace_s": 2.0, "log_level": "WARNING"})
+    # allow_loopback_urls: a request's s3Config may name moto's server on 127.0.0.1.
+    update = {"work_dir": work_dir, "interrupt_grace_s": 2.0, "log_level": "WARNING", "allow_loopback_urls": True}
+    return base.model_copy(update=update)
 
 
 def fast_endpoint_settings(**overrides: object) -> EndpointSettings:
@@ -29,6 +31,8 @@ def fast_endpoint_settings(**overrides: object) -> EndpointSettings:
         "min_ttl_ms": 0,
         "sweep_interval_s": 0.1,
         "log_level": "WARNING",
+        "allow_loopback_webhooks": True,  # the tests' webhook receivers listen on 127.0.0.1
+        "keep_input_for_retry": True,  # /retry is part of the contract under test
     }
     return EndpointSettings(**{**base, **overrides})  # type: ignore[arg-type]
 

@@ -17,7 +17,7 @@ def _with(graph: dict[str, Any], node: str, **inputs: Any) -> dict[str, Any]:
 
 BAD_WORKFLOWS = {
     "unknown node": ({"1": {"class_type": "NoSuchNode", "inputs": {}}}, "WORKFLOW_INVALID", "NoSuchNode"),
-    "bad link": (_with(graphs.empty_image(), "2", images=["99", 0]), "WORKFLOW_INVALID", ""),
+    "bad link": (_with(graphs.empty_image(), "2", images=["99", 0]), "WORKFLOW_INVALID", "'99'"),
     "wrong type": (
         {
             **graphs.empty_image(),
@@ -25,7 +25,7 @@ BAD_WORKFLOWS = {
             "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "x"}},
         },
         "WORKFLOW_INVALID",
-        "",
+        "mismatch input_type(VAE)",
     ),
     "out of range": (_with(graphs.empty_image(), "1", width=0), "WORKFLOW_INVALID", "width"),
     "missing input": (
@@ -34,7 +34,7 @@ BAD_WORKFLOWS = {
             "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
         },
         "WORKFLOW_INVALID",
-        "",
+        "required_input_missing",
     ),
     "no outputs": (
         {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}}},
@@ -44,13 +44,15 @@ BAD_WORKFLOWS = {
     "no class_type": ({"1": {"inputs": {}}}, "WORKFLOW_INVALID", "class_type"),
     "inputs not an object": ({"1": {"class_type": "EmptyImage", "inputs": [1, 2]}}, "WORKFLOW_INVALID", "inputs"),
     "ui format": ({"nodes": [], "links": [], "version": 0.4}, "INVALID_INPUT", "API"),
-    "missing image file": (graphs.load_image("not-uploaded.png"), "WORKFLOW_INVALID", ""),
+    # One error for every file name the job did not stage (tests/security/test_fs_sandbox.py has the rest).
+    "missing image file": (graphs.load_image("not-uploaded.png"), "INVALID_INPUT", "input.images"),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_WORKFLOWS))
 async def test_bad_workflow_gets_its_code_and_next_job_runs(worker: Any, case: str) -> None:
     workflow, code, mentions = BAD_WORKFLOWS[case]
+    assert mentions, "every case names what its error must mention (an empty string is in every message)"
     error = failed(await run_job(worker, {"workflow": workflow}))
     assert error.code == code, error
     assert mentions in error.message or mentions in str(error.details)
@@ -88,18 +90,31 @@ async def test_input_that_is_not_an_object(worker: Any) -> None:
     assert error.code == "INVALID_INPUT"
 
 
+class RaiseValueError:
+    """A node whose code raises, registered the way ComfyUI registers any custom node class."""
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {"required": {"image": ("IMAGE",)}}
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "run"
+    CATEGORY = "testing"
+
+    def run(self, image: Any) -> Any:
+        raise ValueError("this node always fails")
+
+
 async def test_node_that_raises_is_node_failed(worker: Any) -> None:
-    # A corrupt file placed straight into the input folder (our own checks would refuse it on upload).
-    corrupt = worker.engine.dirs["input"] / "corrupt.png"
-    corrupt.write_bytes(b"this is not an image at all")
-    try:
-        error = failed(await run_job(worker, {"workflow": graphs.load_image("corrupt.png")}))
-    finally:
-        corrupt.unlink()
+    worker.engine.comfy.nodes.NODE_CLASS_MAPPINGS["RaiseValueError"] = RaiseValueError
+    graph = graphs.empty_image()
+    graph["3"] = {"class_type": "RaiseValueError", "inputs": {"image": ["1", 0]}}
+    graph["2"]["inputs"]["images"] = ["3", 0]
+    error = failed(await run_job(worker, {"workflow": graph}))
     assert error.code == "NODE_FAILED"
-    assert error.details["node_id"] == "1"
-    assert error.details["node_type"] == "LoadImage"
-    assert "UnidentifiedImageError" in error.details["exception_type"]
+    assert error.details["node_id"] == "3"
+    assert error.details["node_type"] == "RaiseValueError"
+    assert error.details["exception_type"].endswith("ValueError")
     ok(await run_job(worker, {"workflow": graphs.empty_image()}))
 
 

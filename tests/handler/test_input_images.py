@@ -73,6 +73,7 @@ async def test_traversal_names_stay_inside_the_job_folder(worker: Any) -> None:
         )
     )
     assert png(out.outputs[0].data or "").size == (40, 20)
+    await worker.cleaned()
     assert not list(work.parent.rglob("evil.png")), "nothing written outside (and inputs cleaned up afterwards)"
 
 
@@ -84,8 +85,8 @@ async def test_inputs_are_removed_after_the_job(worker: Any) -> None:
             job_id="cleanup-1",
         )
     )
-    assert not (worker.engine.dirs["input"] / "job-cleanup-1").exists()
-    assert not (worker.engine.dirs["output"] / "job-cleanup-1").exists()
+    await worker.cleaned()
+    assert not list((worker.settings.work_dir / "jobs").iterdir())
 
 
 async def test_malformed_base64(worker: Any) -> None:
@@ -165,13 +166,13 @@ def image_server() -> Iterator[str]:
 
 
 def test_url_is_fetched_and_redirects_followed(image_server: str) -> None:
-    settings = WorkerSettings(allow_private_urls=True)
+    settings = WorkerSettings(allow_loopback_urls=True)
     assert load_image(f"{image_server}/photo.png", settings).size == (40, 20)
     assert load_image(f"{image_server}/redirect", settings).size == (40, 20)
 
 
 def test_oversize_download_is_refused(image_server: str) -> None:
-    settings = WorkerSettings(allow_private_urls=True, image_max_bytes=50)
+    settings = WorkerSettings(allow_loopback_urls=True, image_max_bytes=50)
     with pytest.raises(JobError, match="larger than"):
         load_image(f"{image_server}/photo.png", settings)
 

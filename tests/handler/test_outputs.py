@@ -80,4 +80,5 @@ async def test_missing_checkpoint_is_model_missing(worker: Any) -> None:
     error = failed(await run_job(worker, {"workflow": graphs.sampler("sd_xl_base_1.0.safetensors")}))
     assert error.code == "MODEL_MISSING"
     assert "sd_xl_base_1.0.safetensors" in error.message
+    assert "python -m comfy_image.fetch_models --dest /runpod-volume/models --only sdxl-base" in error.message
     assert error.retryable is False

@@ -85,18 +85,37 @@ def test_worker_entry_point_is_an_executable_script_that_runs_the_handler() -> N
     assert os.access(start, os.X_OK)
     assert subprocess.run(["bash", "-n", str(start)], check=False).returncode == 0
     text = start.read_text()
-    assert text.index("comfy_image.gpu_check") < text.index("exec python -m handler")
+    assert text.index("comfy_image.gpu_check") < text.index('exec "${drop[@]}" python -m handler')
     assert 'CMD ["/app/comfy_image/start.sh"]' in (REPO_ROOT / "Dockerfile.worker").read_text()
 
 
-def test_worker_image_never_uses_the_cpu_torch_constraints() -> None:
+def test_worker_image_installs_torch_first_at_the_tested_versions() -> None:
     text = (REPO_ROOT / "Dockerfile.worker").read_text()
     assert "requirements/constraints.txt" not in text
-    assert "constraints-gpu.txt" in text
-    gpu = (REPO_ROOT / "requirements" / "constraints-gpu.txt").read_text()
+    copies = [line for line in text.splitlines() if line.startswith("COPY") and "--from" not in line]
+    assert copies[0] == "COPY requirements/lock/torch.txt requirements/lock/"  # a requirements edit keeps torch
+    torch_lock = (REPO_ROOT / "requirements" / "lock" / "torch.txt").read_text()
     cpu = (REPO_ROOT / "requirements" / "constraints.txt").read_text()
-    pin = re.compile(r"^(torch|torchvision)==(\S+)$", re.M)
-    assert dict(pin.findall(gpu)) == dict(pin.findall(cpu))  # same versions, CUDA build in the image
+    locked = dict(re.findall(r"^(torch|torchvision)==([^+\s]+)\+cu128$", torch_lock, re.M))
+    assert locked == dict(re.findall(r"^(torch|torchvision)==(\S+)$", cpu, re.M))  # CUDA build, same version
+
+
+def test_every_other_install_requires_hashes() -> None:
+    for dockerfile in DOCKERFILES:
+        logical = (REPO_ROOT / dockerfile).read_text().replace("\\\n", " ")
+        for command in re.split(r"\n|&&", logical):
+            if re.search(r"\b(pip|uv pip) install\b", command) and "torch.txt" not in command:
+                assert "--require-hashes" in command, f"{dockerfile}: {command.strip()}"
+
+
+def test_worker_runtime_leaves_out_the_local_endpoint_and_runs_the_build_gates() -> None:
+    text = (REPO_ROOT / "Dockerfile.worker").read_text()
+    assert "RUN rm -rf handler/local_endpoint" in text
+    runtime = text[text.index("AS runtime-base") :]
+    assert "local_endpoint" not in runtime.split("AS local-endpoint")[0]
+    assert text.rstrip().endswith("FROM runtime-base AS runtime")  # the default target
+    for gate in ("comfy_image.check_lock", "comfy_image.check_kj_schema", "comfy_image.check_nodes"):
+        assert f"python -m {gate}" in text, gate
 
 
 def test_compose_runs_bot_next_to_a_durable_redis() -> None:
@@ -111,3 +130,26 @@ def test_compose_runs_bot_next_to_a_durable_redis() -> None:
     for name in ("redis", "bot", "endpoint"):
         assert services[name]["healthcheck"]["test"], name
     assert services["endpoint"]["profiles"] == ["gpu"]
+
+
+def test_compose_images_are_lowercase_and_each_service_has_its_own_env_file() -> None:
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name in ("bot", "endpoint"):
+        image = services[name]["image"]
+        default = re.fullmatch(r"\$\{[A-Z_]+:-([^}]+)\}", image)
+        assert default and default.group(1) == default.group(1).lower(), image
+    assert services["bot"]["env_file"] == [{"path": "bot.env", "required": True}]
+    assert services["endpoint"]["env_file"][0]["path"] == "endpoint.env"
+    assert services["endpoint"]["build"]["target"] == "local-endpoint"
+    for example in ("bot.env.example", "endpoint.env.example"):
+        assert (REPO_ROOT / "deploy" / example).is_file()
+
+
+def test_caddy_serves_both_webhooks_on_a_port_telegram_accepts() -> None:
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    caddy = compose["services"]["caddy"]
+    assert "443:443" in caddy["ports"]
+    caddyfile = (REPO_ROOT / "deploy" / "Caddyfile").read_text()
+    assert "reverse_proxy bot:8443" in caddyfile and "reverse_proxy bot:8081" in caddyfile
+    assert "handle /telegram {" in caddyfile and "handle /runpod/* {" in caddyfile

@@ -166,3 +166,33 @@ def test_only_selects_entries_and_unknown_names_are_an_error(tmp_path: Path, fil
     assert [e.name for e in fetch_models.select(manifest, ["tiny"], include_optional=False)] == ["tiny"]
     with pytest.raises(fetch_models.FetchError, match="unknown model names"):
         fetch_models.select(manifest, ["nope"], include_optional=False)
+
+
+def test_record_writes_measured_hash_and_the_served_revision(tmp_path: Path, file_server: FileServer) -> None:
+    commit = "ab" * 20
+    file_server.files["/example/tiny/resolve/main/tiny.safetensors"] = PAYLOAD
+    file_server.headers["/example/tiny/resolve/main/tiny.safetensors"] = {"X-Repo-Commit": commit}
+    url = file_server.url("/example/tiny/resolve/main/tiny.safetensors")
+    unverified = entry(file_server, url=url, revision=None, size=None, sha256=None, size_hint="30 kB")
+    manifest = write_manifest(tmp_path, unverified, entry(file_server, name="other", optional=True))
+    record = tmp_path / "recorded.json"
+
+    refused = run(manifest, tmp_path / "models", "--record", str(record))
+    assert refused.returncode == 1 and "refusing an unverified file" in refused.stderr
+    done = run(manifest, tmp_path / "models", "--allow-unverified", "--record", str(record))
+
+    assert done.returncode == 0, done.stderr
+    written = fetch_models.load_manifest(record)
+    tiny = next(model for model in written.models if model.name == "tiny")
+    assert (tiny.sha256, tiny.size, tiny.revision, tiny.size_hint) == (SHA, len(PAYLOAD), commit, None)
+    assert str(tiny.url).endswith(f"/resolve/{commit}/tiny.safetensors")
+    # The recorded manifest verifies the file without --allow-unverified from then on.
+    again = run(record, tmp_path / "models", "--verify-only")
+    assert again.returncode == 0, again.stderr
+
+
+def test_missing_file_says_the_command_that_fetches_it(tmp_path: Path, file_server: FileServer) -> None:
+    manifest = write_manifest(tmp_path, entry(file_server))
+    result = run(manifest, tmp_path / "models", "--verify-only")
+    assert result.returncode == 1
+    assert f"python -m comfy_image.fetch_models --dest {tmp_path / 'models'} --only tiny" in result.stderr

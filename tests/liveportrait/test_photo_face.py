@@ -10,7 +10,7 @@ import skimage.data
 from PIL import Image
 
 from handler.errors import ErrorCode, JobError
-from handler.face import FaceDetector, check_face, focus_on
+from handler.face import FaceDetector, focus_on, require_face
 from handler.photo import normalize_photo
 
 
@@ -20,8 +20,8 @@ def photo(name: str) -> Image.Image:
 
 @pytest.mark.parametrize("name", ["astronaut", "camera"])
 def test_faces_are_found(name: str) -> None:
-    check = check_face(normalize_photo(photo(name)))
-    assert len(check.faces) == 1 and check.warnings == ()
+    check = require_face(normalize_photo(photo(name)))
+    assert check.ok and check.faces == 1 and check.warnings == []
     assert check.face.score > 0.6
     assert 60 < check.face.width < 200
 
@@ -29,7 +29,7 @@ def test_faces_are_found(name: str) -> None:
 @pytest.mark.parametrize("name", ["coffee", "rocket", "chelsea"])
 def test_no_face_is_a_friendly_no_face_error(name: str) -> None:
     with pytest.raises(JobError) as err:
-        check_face(normalize_photo(photo(name)))
+        require_face(normalize_photo(photo(name)))
     assert err.value.code is ErrorCode.NO_FACE
     assert "face" in err.value.message.lower() and "photo" in err.value.message.lower()
 
@@ -46,7 +46,7 @@ def test_exif_rotated_photo_is_uprighted_before_detection() -> None:
     assert upright.size == (512, 512)
     difference = np.abs(np.asarray(upright, dtype=int) - skimage.data.astronaut()).mean()
     assert difference < 4  # the original orientation, up to JPEG loss
-    assert len(check_face(upright).faces) == 1
+    assert require_face(upright).faces == 1
 
 
 def test_several_faces_animate_the_largest_with_a_warning() -> None:
@@ -54,9 +54,9 @@ def test_several_faces_animate_the_largest_with_a_warning() -> None:
     canvas.paste(photo("astronaut"), (0, 0))
     small = photo("camera").convert("RGB").resize((400, 400))
     canvas.paste(small, (650, 200))
-    check = check_face(normalize_photo(canvas))
-    assert len(check.faces) == 2
-    assert check.face == max(check.faces, key=lambda f: f.area)
+    check = require_face(normalize_photo(canvas))
+    assert check.faces == 2 and len(check.boxes) == 2
+    assert check.face == max(check.boxes, key=lambda f: f.area)
     assert check.face.x < 300  # the astronaut, not the smaller cameraman
     assert check.warnings and "largest" in check.warnings[0]
     framed = focus_on(normalize_photo(canvas), check.face)
@@ -70,7 +70,7 @@ def test_large_photo_is_downscaled_to_about_a_megapixel_with_even_sides() -> Non
     assert out.width * out.height <= 1_000_000
     assert out.width % 2 == 0 and out.height % 2 == 0
     assert abs(out.width / out.height - 2001 / 1499) < 0.01
-    assert len(check_face(out).faces) == 1
+    assert require_face(out).faces == 1
 
 
 def test_small_odd_photo_keeps_its_pixels_but_gets_even_sides() -> None:
@@ -107,5 +107,5 @@ def test_tiny_face_is_no_face() -> None:
     canvas = Image.new("RGB", (2400, 2400), (200, 200, 200))
     canvas.paste(photo("astronaut").resize((300, 300)), (1000, 1000))
     with pytest.raises(JobError) as err:
-        check_face(normalize_photo(canvas))
+        require_face(normalize_photo(canvas))
     assert err.value.code is ErrorCode.NO_FACE

@@ -48,14 +48,80 @@ def mp4(item: Any) -> tuple[Any, np.ndarray]:
     return meta, frames
 
 
-def test_fakes_follow_the_recorded_kj_schema(kj_worker: Any) -> None:
-    for name, cls in FAKES.items():
-        assert set(cls.INPUT_TYPES()["required"]) == set(SCHEMA[name]["input"]["required"])
-        assert list(cls.RETURN_TYPES) == SCHEMA[name]["output"]
-    # Our node's inputs link to the KJ output types the schema records.
-    ours = kj_worker.engine.comfy.nodes.NODE_CLASS_MAPPINGS["LivePortraitIdleAnimation"].INPUT_TYPES()["required"]
-    assert ours["pipeline"][0] == SCHEMA["DownloadAndLoadLivePortraitModels"]["output"][0]
-    assert ours["crop_info"][0] == SCHEMA["LivePortraitCropper"]["output"][1]
+def _input_spec(node: dict[str, Any], name: str) -> Any:
+    return node["input"].get("required", {}).get(name) or node["input"].get("optional", {}).get(name)
+
+
+def _value_problem(where: str, spec: Any, value: Any) -> str | None:
+    """What is wrong with a literal ``value`` for an input declared as ``spec`` (None when it fits)."""
+    kind, options = spec[0], (spec[1] if len(spec) > 1 else {})
+    if isinstance(kind, list):
+        return None if value in kind else f"{where}: {value!r} is not one of {kind}"
+    if kind == "BOOLEAN":
+        return None if isinstance(value, bool) else f"{where}: {value!r} is not a boolean"
+    if kind in ("INT", "FLOAT"):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (kind == "INT" and isinstance(value, float))
+        ):
+            return f"{where}: {value!r} is not {kind}"
+        if not options.get("min", value) <= value <= options.get("max", value):
+            return f"{where}: {value!r} outside [{options.get('min')}, {options.get('max')}]"
+    return None
+
+
+def template_vs_kj_schema(graph: dict[str, Any], live: dict[str, Any]) -> list[str]:
+    """Every problem of ``graph`` against the recorded KJ schema (and, for other nodes, the live node classes).
+
+    KJ nodes take their inputs and outputs from the schema only, never from the stand-ins; links into and out of
+    them are checked against the real types of the nodes at the other end (our node, LoadImage).
+    """
+    nodes = {
+        name: SCHEMA[name]
+        if name in SCHEMA
+        else {"input": live[name].INPUT_TYPES(), "output": list(live[name].RETURN_TYPES)}
+        for name in {node["class_type"] for node in graph.values()}
+    }
+    problems = []
+    for node_id, node in graph.items():
+        kind = nodes[node["class_type"]]
+        missing = set(kind["input"].get("required", {})) - set(node["inputs"])
+        problems += [f"{node_id}.{name}: required input missing" for name in sorted(missing)]
+        for name, value in node["inputs"].items():
+            spec, where = _input_spec(kind, name), f"{node_id}.{name}"
+            if spec is None:
+                problems.append(f"{where}: no such input")
+            elif isinstance(value, list):
+                source = nodes[graph[value[0]]["class_type"]]["output"]
+                got = source[value[1]] if value[1] < len(source) else None
+                if got != spec[0]:
+                    problems.append(f"{where}: linked to {got}, expects {spec[0]}")
+            elif node["class_type"] in SCHEMA and (problem := _value_problem(where, spec, value)):
+                problems.append(problem)
+    return problems
+
+
+def test_template_fits_the_recorded_kj_schema(kj_worker: Any) -> None:
+    live = kj_worker.engine.comfy.nodes.NODE_CLASS_MAPPINGS
+    template = PRESETS["liveportrait"].render(PRESETS["liveportrait"].validate({"photo": "unused", "seed": 1}))
+    assert {"DownloadAndLoadLivePortraitModels", "LivePortraitCropper"} <= {n["class_type"] for n in template.values()}
+    assert template_vs_kj_schema(template, live) == []
+
+
+def test_schema_check_reports_a_template_that_drifted(kj_worker: Any) -> None:
+    live = kj_worker.engine.comfy.nodes.NODE_CLASS_MAPPINGS
+    graph = short_graph(1.0)
+    graph["4"]["inputs"].update(dsize=4096, face_index_order="biggest")
+    graph["5"]["inputs"]["crop_info"] = ["4", 0]  # the cropped IMAGE instead of CROPINFO
+    del graph["3"]["inputs"]["keep_model_loaded"]
+    assert sorted(template_vs_kj_schema(graph, live)) == [
+        "3.keep_model_loaded: required input missing",
+        "4.dsize: 4096 outside [64, 2048]",
+        "4.face_index_order: 'biggest' is not one of "
+        + str(SCHEMA["LivePortraitCropper"]["input"]["required"]["face_index_order"][0]),
+        "5.crop_info: linked to IMAGE, expects CROPINFO",
+    ]
 
 
 async def test_template_runs_to_an_h264_mp4(kj_worker: Any) -> None:
@@ -123,6 +189,7 @@ async def test_preset_job_end_to_end(kj_worker: Any) -> None:
     assert output.preset == "liveportrait"
     assert output.params is not None and "photo" not in output.params
     assert output.params["style"] == "calm" and output.params["seed"] == 3
+    assert (output.params["duration"], output.params["frames"]) == (10, 120), "what ran, for the caption"
     assert any("'calm'" in w for w in output.warnings)
     meta, frames = mp4(output.outputs[0])
     assert meta == ("h264", "yuv420p", 12.0, 512, 512)

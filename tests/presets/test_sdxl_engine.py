@@ -26,7 +26,7 @@ TEST_SIZE = {("5", "width"): 128, ("5", "height"): 64}
 def render(worker: Any, checkpoint: str, tmp_path: Path, **params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The sdxl graph exactly as the worker prepares it for ``params``, at a test-sized latent."""
     settings = worker.settings.model_copy(update={"sdxl_checkpoint": checkpoint})
-    files = JobFiles("render", tmp_path / "in", tmp_path / "out")
+    files = JobFiles("render", tmp_path / "jobs")
     job = prepare_preset("sdxl", {"prompt": "a red fox", "steps": 2, **params}, files, settings)
     assert job.params is not None
     return apply_binding(job.prompt, TEST_SIZE), job.params
@@ -105,3 +105,9 @@ async def test_unknown_preset_is_invalid_input(worker: Any) -> None:
     assert error.code == ErrorCode.INVALID_INPUT
     assert error.details["field"] == "preset"
     assert error.message.startswith("Unknown preset 'flux'. Known: sdxl")
+
+
+async def test_style_decides_the_image(worker: Any, tiny_checkpoint: str, tmp_path: Path) -> None:
+    [plain] = await images_of(worker, render(worker, tiny_checkpoint, tmp_path, seed=5, style="none")[0])
+    [anime] = await images_of(worker, render(worker, tiny_checkpoint, tmp_path, seed=5, style="anime")[0])
+    assert differ(plain, anime)

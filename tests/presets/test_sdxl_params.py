@@ -20,7 +20,7 @@ NOMINAL = {"1:1": 1.0, "16:9": 16 / 9, "9:16": 9 / 16, "4:3": 4 / 3, "3:4": 3 / 
 
 @pytest.fixture
 def files(tmp_path: Path) -> JobFiles:
-    return JobFiles("job-1", tmp_path / "input", tmp_path / "output")
+    return JobFiles("job-1", tmp_path / "jobs")
 
 
 @pytest.fixture
@@ -175,3 +175,45 @@ def test_null_means_the_default(files: JobFiles, settings: WorkerSettings) -> No
     assert params.params["negative_prompt"] == sdxl.DEFAULT_NEGATIVE
     assert (params.params["steps"], params.params["aspect_ratio"]) == (25, "1:1")
     assert error_of({"prompt": None}, files, settings).details["field"] == "params.prompt"
+
+
+def test_style_wraps_the_prompt_and_adds_to_the_negative(files: JobFiles, settings: WorkerSettings) -> None:
+    job = prepare({"prompt": "a lighthouse", "style": "cinematic", "negative_prompt": "fog"}, files, settings)
+    positive, negative = (job.prompt[n]["inputs"]["text"] for n in ("6", "7"))
+    assert positive.startswith("cinematic film still of a lighthouse")
+    assert negative.startswith("fog, ") and "cartoon" in negative
+    assert job.params["style"] == "cinematic" and job.params["prompt"] == "a lighthouse", "the user's own words"
+
+
+def test_no_style_leaves_the_prompts_as_typed(files: JobFiles, settings: WorkerSettings) -> None:
+    job = prepare({"prompt": "a lighthouse", "style": None, "negative_prompt": "fog"}, files, settings)
+    assert (job.prompt["6"]["inputs"]["text"], job.prompt["7"]["inputs"]["text"]) == ("a lighthouse", "fog")
+    assert job.params["style"] == "none"
+
+
+def test_every_style_has_a_title_and_a_prompt_slot() -> None:
+    from workflows.styles import STYLES, apply_style
+
+    assert "none" in STYLES and len(STYLES) >= 4
+    for name, style in STYLES.items():
+        assert style.title and "{prompt}" in style.prompt, name
+        assert "PROMPT-X" in apply_style(name, "PROMPT-X", "")[0]
+
+
+def test_unknown_style_names_the_known_ones(files: JobFiles, settings: WorkerSettings) -> None:
+    error = error_of({"prompt": "a lighthouse", "style": "vaporwave"}, files, settings)
+    assert error.details["field"] == "params.style"
+    assert "vaporwave" in error.message and "cinematic" in error.message
+
+
+def test_steps_and_cfg_limits_are_the_module_constants(files: JobFiles, settings: WorkerSettings) -> None:
+    low = prepare({"prompt": "x", "steps": sdxl.STEPS_MIN, "cfg": sdxl.CFG_MIN}, files, settings)
+    high = prepare({"prompt": "x", "steps": sdxl.STEPS_MAX, "cfg": sdxl.CFG_MAX}, files, settings)
+    assert (low.prompt["3"]["inputs"]["steps"], high.prompt["3"]["inputs"]["cfg"]) == (sdxl.STEPS_MIN, sdxl.CFG_MAX)
+    assert error_of({"prompt": "x", "steps": sdxl.STEPS_MAX + 1}, files, settings).details["field"] == "params.steps"
+    assert error_of({"prompt": "x", "cfg": sdxl.CFG_MAX + 0.5}, files, settings).details["field"] == "params.cfg"
+
+
+@pytest.mark.parametrize("prompt", ["\u200b\u200b", " \u2060 \ufeff ", "\u00a0"])
+def test_prompt_of_only_invisible_characters_is_empty(prompt: str, files: JobFiles, settings: WorkerSettings) -> None:
+    assert error_of({"prompt": prompt}, files, settings).details["field"] == "params.prompt"

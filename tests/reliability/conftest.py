@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.logs import JsonFormatter, setup_logging
+from bot.logs import json_formatter, setup_logging
 from tests.reliability import secrets
 
 # The loggers bot.logs.setup_logging tunes (saved and restored around each test).
@@ -16,11 +16,11 @@ TUNED = ("httpx", "httpcore", "tornado.access", "telegram", "telegram.ext")
 
 
 class Capture(logging.Handler):
-    """Formats every record the way production does (bot.logs.JsonFormatter: message, extras, traceback)."""
+    """Formats every record the way production does (bot.logs.json_formatter: message, extras, traceback)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
-        self.setFormatter(JsonFormatter())
+        self.setFormatter(json_formatter())
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -102,12 +102,24 @@ WORKER_CASES = [
         "missing-checkpoint",
         {
             "workflow": {
-                "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "../../etc/passwd"}},
+                "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "not-installed.safetensors"}},
                 "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 2]}},
             }
         },
         "MODEL_MISSING",
-        "passwd",
+        "not-installed",
+    ),
+    # File names outside the job's own files: one INVALID_INPUT (docs/security.md, tests/security/).
+    W(
+        "checkpoint-traversal",
+        {
+            "workflow": {
+                "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "../../etc/passwd"}},
+                "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 2]}},
+            }
+        },
+        "INVALID_INPUT",
+        "ckpt_name",
     ),
     W(
         "load-image-traversal",
@@ -115,7 +127,8 @@ WORKER_CASES = [
             "workflow": load(PNG_OK, "x.png")["workflow"]
             | {"1": {"class_type": "LoadImage", "inputs": {"image": "../../../../etc/passwd"}}}
         },
-        "WORKFLOW_INVALID",
+        "INVALID_INPUT",
+        "input.images",
     ),
     W("save-outside-output", {"workflow": save_prefix("../../../../tmp/evil")}, ""),  # "": kept inside, runs
     # Hostile images
@@ -188,7 +201,7 @@ BOT_CASES = [
     B("forged-cancel", "tap", "cancel:someone-elses-job", "no running job"),
     B("unknown-callback", "tap", "\u0000;DROP TABLE users;--", ""),
     B("unknown-pack", "tap", "buy:xxl", "no longer valid"),
-    B("wrong-document", "document", ("application/x-msdownload", 1024), "only animate photos"),
+    B("wrong-document", "document", ("application/x-msdownload", 1024), "is not a photo"),
     B("forged-precheckout", "precheckout", ("pack:s:100000:1:{uid}", 1), "no longer valid"),
     B("unreadable-payment", "payment", ("garbage", 50), ""),
 ]

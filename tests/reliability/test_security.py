@@ -183,7 +183,10 @@ async def test_runpod_webhook_token_never_logged_at_info(bot: Bot) -> None:
     assert not leaks, leaks[0]
 
 
-async def test_s3_keys_never_reach_logs_or_results(worker: Any, moto_endpoint: str) -> None:
+async def test_s3_keys_never_reach_logs_or_results(
+    worker: Any, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker.settings, "allow_loopback_urls", True)  # moto listens on 127.0.0.1
     bucket = f"sec-{uuid.uuid4().hex[:10]}"
     s3 = boto3.client(
         "s3",
