@@ -18,6 +18,7 @@ import contextlib
 import logging
 from typing import Any
 
+import structlog
 from arq import Retry, Worker, cron
 from arq.connections import ArqRedis
 from arq.worker import Function, func
@@ -43,6 +44,9 @@ async def _step(ctx: dict[str, Any], step: Step, job_id: str, *args: int) -> Non
     limit) runs the step again later: the steps are idempotent, and the job's deadline ends the tries."""
     lc: Lifecycle = ctx["lifecycle"]
     tries = int(ctx.get("job_try", 1))
+    # Every log line of this step carries the job id (workflows/logging_setup.py reads structlog's context);
+    # arq runs each step in its own task, so the binding ends with the step.
+    structlog.contextvars.bind_contextvars(job_id=job_id)
     try:
         async with asyncio.timeout(lc.settings.step_timeout_s):
             if step is Step.SUBMIT:

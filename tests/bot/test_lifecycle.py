@@ -32,8 +32,18 @@ class RecordingNotifier:
         self.deliver_ok = True
         self.deliver_gate: asyncio.Event | None = None  # when set, deliveries wait for it (mid-upload)
 
-    async def progress(self, job: JobRecord, phase: str, *, position: int = 0, percent: float | None = None) -> None:
+    async def progress(
+        self,
+        job: JobRecord,
+        phase: str,
+        *,
+        position: int = 0,
+        percent: float | None = None,
+        preview: str | None = None,
+    ) -> None:
         self.events.append(("progress", (phase, position, percent)))
+        if preview is not None:
+            self.events.append(("preview", preview))
 
     async def deliver(self, job: JobRecord, output: JobOutput) -> bool:
         self.events.append(("deliver_started", job.id))
@@ -134,6 +144,18 @@ async def test_completed_job_is_delivered_and_charged(ledger: Ledger, client: Ru
     assert notifier.of("settled") == [(True, None, {})]
     assert await ledger.balance(1) == 8
     assert await ledger.user_lock(1) is None and await ledger.open_jobs() == []
+
+
+async def test_the_workers_live_preview_reaches_the_user_while_it_runs(
+    ledger: Ledger, client: RunPodClient, fake: FakeRunPod
+) -> None:
+    sampling = {"status": "IN_PROGRESS", "output": {"node": "3", "percent": 40.0, "preview": "/9j/AAAA"}}
+    fake.script = lambda _: [queued(), sampling, running(80), completed_image()]
+    notifier = RecordingNotifier()
+    await new_job(ledger)
+    await run_to_end(ledger, client, notifier)
+    assert notifier.of("preview") == ["/9j/AAAA"]  # only the update that carried one
+    assert notifier.of("settled") == [(True, None, {})]
 
 
 @pytest.mark.parametrize("code", [c for c in ErrorCode if not RETRYABLE[c]])
