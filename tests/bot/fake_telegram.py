@@ -149,7 +149,7 @@ class FakeTelegram(BaseRequest):
             return self._message(params)
         if method == "sendPhoto":
             # The first photo keeps the id older tests know; each later one gets its own, as Telegram's do.
-            count = len(self.sent("sendPhoto"))  # this one included
+            count = len(self.sent("sendPhoto")) + 1  # this one included (recorded once answered)
             file_id = "ph-out" if count == 1 else f"ph-out-{count}"
             size = {"file_id": file_id, "file_unique_id": file_id, "width": 1, "height": 1}
             return self._message(params, photo=[size])
