@@ -6,6 +6,8 @@ Each test runs one or more real Lifecycle instances (each one a bot process's qu
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +18,7 @@ from bot.jobs import JobRecord, JobRequest, Kind, request_fields
 from bot.keys import Keys, Step
 from bot.ledger import Ledger
 from bot.lifecycle import Lifecycle
+from bot.logs import json_formatter
 from bot.runpod_client import RunPodClient, RunPodSettings
 from bot.settings import BotSettings
 from bot.stages import IllegalTransition, Stage, check
@@ -156,6 +159,37 @@ async def test_the_workers_live_preview_reaches_the_user_while_it_runs(
     await run_to_end(ledger, client, notifier)
     assert notifier.of("preview") == ["/9j/AAAA"]  # only the update that carried one
     assert notifier.of("settled") == [(True, None, {})]
+
+
+class FormattedLines(logging.Handler):
+    """Formats each record as production does, when it is emitted (in the step's task, with its context)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.setFormatter(json_formatter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+async def test_every_log_line_of_a_step_carries_the_job_id(
+    ledger: Ledger, client: RunPodClient, fake: FakeRunPod
+) -> None:
+    class LoggingNotifier(RecordingNotifier):
+        async def deliver(self, job: JobRecord, output: JobOutput) -> bool:
+            logging.getLogger("tests.notifier").info("sending")  # no job id given: the step's context has it
+            return await super().deliver(job, output)
+
+    capture, logger = FormattedLines(), logging.getLogger("tests.notifier")
+    logger.addHandler(capture)
+    logger.setLevel(logging.INFO)
+    try:
+        await new_job(ledger, job_id="jobA")
+        await run_to_end(ledger, client, LoggingNotifier(), job_id="jobA")
+    finally:
+        logger.removeHandler(capture)
+    assert [(line["msg"], line["job_id"]) for line in capture.lines] == [("sending", "jobA")]
 
 
 @pytest.mark.parametrize("code", [c for c in ErrorCode if not RETRYABLE[c]])

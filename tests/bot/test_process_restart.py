@@ -199,7 +199,7 @@ async def test_sigterm_mid_upload_never_refunds_and_the_next_process_delivers(
     [(job_id, _)] = await ledger.open_jobs()  # not refunded, not settled: handed back
     job = await ledger.job(job_id)
     assert job is not None and job["stage"] == "delivering" and await ledger.balance(U) == 2
-    assert not any("refunded" in t for t in bot_api.texts("editMessageText") + bot_api.texts())
+    assert not any("refunded" in t.lower() for t in bot_api.texts("editMessageText") + bot_api.texts())
     bot_api.upload_delay_s = 0
     second = BotProcess(bot_api, fake, redis_url, tmp_path)
     try:
@@ -249,7 +249,7 @@ async def test_sigkill_mid_submit_never_sends_run_again(
         assert second.signal(signal.SIGTERM) == 0
     assert len(fake.runs) == 1 and not fake.duplicate_runs  # at most one RunPod job for the paid request
     assert await ledger.balance(U) == 3  # refunded: without RunPod's webhook the job could not be identified
-    assert any("refunded" in t for t in bot_api.texts("editMessageText") + bot_api.texts())
+    assert any("refunded" in t.lower() for t in bot_api.texts("editMessageText") + bot_api.texts())
 
 
 async def _no_open(ledger: Ledger) -> bool:
