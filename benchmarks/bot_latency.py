@@ -89,7 +89,15 @@ def start_endpoint(work: Path, models: Path) -> Any:
     from handler.local_endpoint import EndpointServer, EndpointSettings
     from handler.settings import WorkerSettings
 
-    settings = EndpointSettings(port=0, workers=1, log_level="WARNING", _env_file=None)  # type: ignore[call-arg]
+    # The bot's webhook receiver is on loopback; the job's input is kept so that its timings can be found by tag.
+    settings = EndpointSettings(  # type: ignore[call-arg]
+        port=0,
+        workers=1,
+        log_level="WARNING",
+        allow_loopback_webhooks=True,
+        keep_input_for_retry=True,
+        _env_file=None,
+    )
     worker = WorkerSettings(  # type: ignore[call-arg]
         comfyui_path=ROOT / ".comfyui",
         device="cpu",
