@@ -51,7 +51,7 @@ async def running_bot(
     """The real Application on the fake Telegram, started as under run_polling; yields (Application, FakeTelegram)."""
     from redis.asyncio import Redis
 
-    from bot.app import build_application, start_services, stop_services
+    from bot.app import build_application
     from bot.ledger import Ledger
     from bot.runpod_client import RunPodClient, RunPodSettings
     from bot.settings import BotSettings
@@ -66,14 +66,20 @@ async def running_bot(
             app = build_application(
                 settings, Ledger(redis, settings.redis_prefix), endpoint, request=telegram, input_builder=input_builder
             )
-            async with app:
-                await app.start()
-                await start_services(app)
-                try:
-                    yield app, telegram
-                finally:
-                    await asyncio.wait_for(stop_services(app), 30)
-                    await app.stop()
+            # PTB's run_polling order, through the hooks the tree registered (post_stop or post_shutdown).
+            await app.initialize()
+            if app.post_init is not None:
+                await app.post_init(app)
+            await app.start()
+            try:
+                yield app, telegram
+            finally:
+                await app.stop()
+                if app.post_stop is not None:
+                    await asyncio.wait_for(app.post_stop(app), 30)
+                await app.shutdown()
+                if app.post_shutdown is not None:
+                    await asyncio.wait_for(app.post_shutdown(app), 30)
     finally:
         await redis.aclose()
 
@@ -83,7 +89,15 @@ def start_endpoint(work: Path, models: Path) -> Any:
     from handler.local_endpoint import EndpointServer, EndpointSettings
     from handler.settings import WorkerSettings
 
-    settings = EndpointSettings(port=0, workers=1, log_level="WARNING", _env_file=None)  # type: ignore[call-arg]
+    # The bot's webhook receiver is on loopback; the job's input is kept so that its timings can be found by tag.
+    settings = EndpointSettings(  # type: ignore[call-arg]
+        port=0,
+        workers=1,
+        log_level="WARNING",
+        allow_loopback_webhooks=True,
+        keep_input_for_retry=True,
+        _env_file=None,
+    )
     worker = WorkerSettings(  # type: ignore[call-arg]
         comfyui_path=ROOT / ".comfyui",
         device="cpu",

@@ -1,6 +1,6 @@
 """Bot load: many jobs in flight in ONE bot process, with polling and with RunPod's webhook.
 
-The bot is the real Application (handlers, ledger on a real redis-server, tracker, notifier) fed Telegram
+The bot is the real Application (handlers, ledger on a real redis-server, the job lifecycle on its queue, notifier) fed Telegram
 updates through the tests' recording fake Telegram (PTB's request layer). The endpoint is a time-driven stand-in
 for RunPod's queue API on loopback, in its own process so that its CPU is not counted: each job waits
 ``--queue-s`` IN_QUEUE, runs ``--run-s`` IN_PROGRESS, then completes with a tiny PNG (and POSTs RunPod's webhook
@@ -128,6 +128,7 @@ class Result:
     telegram_calls: int
     webhooks: int
     peak_in_flight: int
+    runpod_calls: int = 0  # /run + /status + /cancel
 
 
 def start_cloud(port: int, queue_s: float, run_s: float) -> subprocess.Popen[bytes]:
@@ -169,7 +170,7 @@ async def running_bot(
     """The real Application on the fake Telegram, started as under run_polling; yields (Application, Probe)."""
     from redis.asyncio import Redis
 
-    from bot.app import build_application, start_services, stop_services
+    from bot.app import build_application
     from bot.ledger import Ledger
     from bot.runpod_client import RunPodClient, RunPodSettings
     from bot.settings import BotSettings
@@ -182,14 +183,20 @@ async def running_bot(
         async with RunPodClient(runpod) as endpoint:
             ledger = Ledger(redis, settings.redis_prefix)
             app = build_application(settings, ledger, endpoint, request=telegram)
-            async with app:
-                await app.start()
-                await start_services(app)
-                try:
-                    yield app, Probe(ledger)
-                finally:
-                    await stop_services(app)
-                    await app.stop()
+            # PTB's run_polling order, through the hooks the tree registered (post_stop or post_shutdown).
+            await app.initialize()
+            if app.post_init is not None:
+                await app.post_init(app)
+            await app.start()
+            try:
+                yield app, Probe(ledger)
+            finally:
+                await app.stop()
+                if app.post_stop is not None:
+                    await app.post_stop(app)
+                await app.shutdown()
+                if app.post_shutdown is not None:
+                    await app.post_shutdown(app)
     finally:
         await redis.aclose()
 
@@ -288,6 +295,7 @@ async def drive(probe: Probe, telegram: Any, users: Any, mode: str, jobs: int, c
         len(telegram.calls),
         counts["webhook"],
         peak,
+        counts["run"] + counts["status"] + counts["cancel"],
     )
 
 
@@ -302,15 +310,15 @@ def render(results: list[Result], queue_s: float, run_s: float) -> str:
         "production poll settings.",
         "",
         "| mode | jobs | peak in flight | submit all | all delivered | bot CPU per job | RSS idle -> peak | "
-        "/status per job-second | /status per job | Telegram calls per job |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "/status per job-second | /status per job | RunPod calls per job | Telegram calls per job |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r.mode} | {r.jobs} | {r.peak_in_flight} | {r.submit_s:.1f} s | {r.wall_s:.1f} s | {1000 * r.cpu_s / r.jobs:.1f} ms | "
             f"{r.rss_before / mib:.0f} -> {r.rss_peak / mib:.0f} MiB (+{(r.rss_peak - r.rss_before) / r.jobs / 1024:.0f}"
             f" KiB/job) | {r.status_calls / r.job_seconds:.3f} | {r.status_calls / r.jobs:.1f} | "
-            f"{r.telegram_calls / r.jobs:.1f} |"
+            f"{r.runpod_calls / r.jobs:.1f} | {r.telegram_calls / r.jobs:.1f} |"
         )
     base = results[0]
     if len(results) > 1:

@@ -53,15 +53,13 @@ def run(settings: BotSettings, redis_url: str, local: LocalEndpointProcess | Non
     )
     endpoint = RunPodClient(runpod)
     app = build_application(settings, Ledger(redis, settings.redis_prefix), endpoint)
-    stop_services = app.post_shutdown
 
-    async def shutdown(application: Any) -> None:
-        if stop_services is not None:
-            await stop_services(application)
+    async def close(application: Any) -> None:
+        """post_shutdown: the last of PTB's stop order; the services stopped in post_stop, before shutdown."""
         await endpoint.aclose()
         await redis.aclose()
 
-    app.post_shutdown = shutdown
+    app.post_shutdown = close
     secret = settings.telegram_webhook_secret
     if settings.public_url and secret is not None:
         app.run_webhook(

@@ -1,8 +1,9 @@
-"""Building the bot: the PTB Application with every handler, the job tracker and the broadcaster on one Redis."""
+"""Building the bot: the PTB Application with every handler, the job lifecycle and the broadcaster on one Redis."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from bot.handlers.errors import on_error
 from bot.job_input import build_input
 from bot.jobs import JobRecord
 from bot.ledger import Ledger
+from bot.lifecycle import Lifecycle
 from bot.media import telegram_file
 from bot.menus import set_command_menus
 from bot.notifier import TelegramNotifier
@@ -42,7 +44,6 @@ from bot.runpod_webhook import RunPodWebhookServer
 from bot.services import KEY, Services
 from bot.settings import BotSettings
 from bot.stars import StarsReconciler
-from bot.tracker import JobTracker, stored_output
 from bot.updates import PerUserUpdates
 
 log = logging.getLogger("bot.app")
@@ -69,21 +70,22 @@ def build_application(
         builder = builder.base_url(settings.telegram_base_url)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
-    builder = builder.post_init(start_services).post_shutdown(stop_services)
+    # PTB stops in this order: Application.stop -> post_stop -> shutdown (closes its HTTP client) -> post_shutdown.
+    # The job queue stops in post_stop, while steps mid-delivery can still reach Telegram.
+    builder = builder.post_init(start_services).post_stop(stop_services)
     app = builder.build()
 
     async def default_builder(job: JobRecord) -> dict[str, Any]:
-        return await build_input(
-            job, lambda file_id: telegram_file(app.bot, file_id), lambda job_id: stored_output(ledger, job_id)
-        )
+        return await build_input(job, lambda file_id: telegram_file(app.bot, file_id), lifecycle.stored_output)
 
     notifier = TelegramNotifier(app.bot, ledger, settings)
-    tracker = JobTracker(ledger, endpoint, notifier, input_builder or default_builder, settings, owner)
+    name = owner or f"bot-{uuid.uuid4().hex[:8]}"
+    lifecycle = Lifecycle(ledger, endpoint, notifier, input_builder or default_builder, settings, name)
     drafts = Drafts(ledger.redis, settings.redis_prefix)
-    services = app.bot_data[KEY] = Services(settings, ledger, drafts, endpoint, tracker)
+    services = app.bot_data[KEY] = Services(settings, ledger, drafts, endpoint, lifecycle)
     limiter.on_blocked = lambda uid: blocking.blocked(services, uid, "403")
     notifier.after_settle = lambda job: launch.start_next(services, app.bot, job.uid)  # the user's queued request
-    app.bot_data[admin.BROADCASTER] = Broadcaster(app.bot, ledger, settings.broadcast_rate_per_s, tracker.owner)
+    app.bot_data[admin.BROADCASTER] = Broadcaster(app.bot, ledger, settings.broadcast_rate_per_s, name)
     app.bot_data[STARS] = StarsReconciler(app.bot, ledger, settings.stars_reconcile_interval_s, settings.free_credits)
 
     gate.register(app)
@@ -98,15 +100,15 @@ def build_application(
 
 
 async def start_services(app: Application) -> None:  # type: ignore[type-arg]
-    """Pick up jobs and broadcasts left in flight, then keep reaping."""
+    """Run the job queue here (it picks up every job left in flight) and resume broadcasts."""
     services: Services = app.bot_data[KEY]
-    await services.tracker.start()
+    await services.lifecycle.start()
     await app.bot_data[admin.BROADCASTER].resume()
     app.bot_data[STARS].start()
     s = services.settings
     if s.runpod_webhook_url and s.runpod_webhook_secret is not None:
         hook = RunPodWebhookServer(
-            services.tracker,
+            services.lifecycle,
             s.runpod_webhook_secret.get_secret_value(),
             host=s.runpod_webhook_listen,
             port=s.runpod_webhook_port,
@@ -118,10 +120,11 @@ async def start_services(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def stop_services(app: Application) -> None:  # type: ignore[type-arg]
+    """PTB's post_stop: take no new work, hand in-flight steps back to the queue (Telegram is still reachable)."""
     services: Services = app.bot_data[KEY]
     hook: RunPodWebhookServer | None = app.bot_data.pop(WEBHOOK, None)
     if hook is not None:
         await hook.stop()
     await app.bot_data[STARS].stop()
     await app.bot_data[admin.BROADCASTER].stop()
-    await services.tracker.stop()
+    await services.lifecycle.stop()

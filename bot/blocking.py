@@ -10,6 +10,7 @@ import logging
 from telegram import ChatMember, ChatMemberUpdated, Update
 from telegram.ext import Application, ChatMemberHandler, ContextTypes
 
+from bot.handlers.launch import kept_requests
 from bot.ledger import Ledger, to_str
 from bot.services import Services, svc
 
@@ -22,17 +23,10 @@ async def is_blocked(ledger: Ledger, uid: int) -> bool:
 
 
 async def cancel_user_jobs(services: Services, uid: int) -> list[str]:
-    """Cancel (on RunPod) and refund every open job of ``uid``; the job ids asked to stop.
-
-    The one place the blocked-user path reaches the job tracker: with the queue-based lifecycle this becomes its
-    own cancel-and-refund of a user's jobs.
-    """
-    jobs = []
-    for job_id, _deadline in await services.ledger.open_jobs():
-        job = await services.ledger.job(job_id)
-        if job is not None and job.get("uid") == str(uid) and await services.tracker.request_cancel(job_id):
-            jobs.append(job_id)
-    return jobs
+    """Cancel (on RunPod) and refund every open job of ``uid`` through the job lifecycle; the job ids asked to
+    stop. Requests queued behind them are dropped too, so settling the job does not start the next one."""
+    await kept_requests(services).clear(uid)
+    return await services.lifecycle.cancel_user_jobs(uid, "BLOCKED")  # the refund's code in the ledger
 
 
 async def blocked(services: Services, uid: int, why: str) -> None:

@@ -20,7 +20,7 @@ class Broadcaster:
         self.ledger = ledger
         self.rate_per_s = rate_per_s
         self.owner = owner
-        self._running_key = f"{ledger.keys.p}broadcasts"
+        self._running_key = ledger.keys.broadcasts
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     async def start(self, admin_chat: int, text: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from bot.jobs import JobRequest, new_job_id
+from bot.keys import Keys
 from bot.ledger import to_str
 
 DRAFT_TTL_S = 3600
@@ -18,12 +19,13 @@ class Drafts:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.keys = Keys(prefix)
 
     def _draft(self, draft_id: str) -> str:
-        return f"{self.prefix}draft:{draft_id}"
+        return self.keys.draft(draft_id)
 
     def _awaiting(self, uid: int) -> str:
-        return f"{self.prefix}awaiting:{uid}"
+        return self.keys.awaiting(uid)
 
     async def create(self, uid: int, request: JobRequest) -> str:
         draft_id = new_job_id()
@@ -53,7 +55,7 @@ class Drafts:
         return to_str(value) if value else None
 
     def _template(self, uid: int) -> str:
-        return f"{self.prefix}template:{uid}"
+        return self.keys.template(uid)
 
     async def set_template(self, uid: int, request: JobRequest) -> None:
         """The settings (and pinned seed) the user's next prompt is drawn with ("use this seed")."""

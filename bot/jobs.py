@@ -1,4 +1,4 @@
-"""A generation job as the bot tracks it in Redis (``job:{id}`` hash)."""
+"""A generation job as the bot keeps it in Redis (``job:{id}`` hash)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from bot.stages import Stage
 
 
 class Kind(StrEnum):
@@ -45,11 +47,12 @@ class JobRecord(BaseModel):
     created: int = 0
     attempts: int = 0
     runpod_id: str = ""
-    phase: str = ""  # submitted | queued | running | delivering
+    stage: Stage = Stage.RESERVED  # where the job is on its way (bot/stages.py)
     status_msg: int = 0  # the one status message of this job
     status_photo: bool = False  # the status message became a live preview (a photo: its caption is edited)
     lang: str = "en"
     cancel: bool = False
+    cancel_reason: str = ""  # why it was cancelled, when not by its user (an error code: BLOCKED, ...)
     request: JobRequest
     code: str = ""
     extra: dict[str, Any] = Field(default_factory=dict)
@@ -59,6 +62,8 @@ class JobRecord(BaseModel):
         data: dict[str, Any] = dict(raw)
         data["request"] = json.loads(raw.get("request", "{}"))
         data["cancel"] = raw.get("cancel") == "1"
+        if raw.get("state") in (Stage.CHARGED, Stage.REFUNDED):  # settled by the ledger's finalize
+            data["stage"] = raw["state"]
         return cls.model_validate(data)
 
     @property

@@ -1,18 +1,6 @@
 """Credits in Redis: every money transition is one Lua script, and every change lands in an append-only stream.
 
-Key layout (all under a configurable prefix):
-  user:{uid}      hash  bal, created, lang, banned, referrer, invited
-  users           zset  uid -> join time (stats, broadcasts)
-  job:{id}        hash  id, uid, cost, state (reserved|running|charged|refunded), deadline, attempts, ...
-  lock:{uid}      str   the user's one open job (released only by that job's finalize)
-  active          zset  open job ids -> deadline (global queue limit, reaper)
-  queued          zset  jobs waiting on the endpoint -> created (queue position)
-  lease:{job}     str   the bot process tracking the job
-  paid:{charge}   hash  a Stars payment, keyed by Telegram's charge id
-  referred:{uid}  str   who invited this user (once)
-  ledger          stream every balance change: uid, delta, reason, ref, bal (balance after), ts
-  uledger:{uid}   stream the same, per user, capped (for /balance)
-  stats           hash  counters
+The keys are listed in bot/keys.py.
 """
 
 from __future__ import annotations
@@ -25,6 +13,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+
+from bot.keys import Keys
+
+__all__ = ["JobState", "Keys", "Ledger", "LedgerEntry", "Outcome", "now_ms", "to_str"]
 
 LUA_DIR = Path(__file__).parent / "lua"
 ULEDGER_MAXLEN = 50
@@ -61,46 +53,6 @@ class JobState(StrEnum):
 
 
 OPEN_STATES = frozenset({JobState.RESERVED, JobState.RUNNING})
-
-
-class Keys:
-    def __init__(self, prefix: str) -> None:
-        self.p = prefix
-        self.users = f"{prefix}users"
-        self.active = f"{prefix}active"
-        self.queued = f"{prefix}queued"
-        self.ledger = f"{prefix}ledger"
-        self.stats = f"{prefix}stats"
-
-    def user(self, uid: int) -> str:
-        return f"{self.p}user:{uid}"
-
-    def job(self, job_id: str) -> str:
-        return f"{self.p}job:{job_id}"
-
-    def lock(self, uid: int) -> str:
-        return f"{self.p}lock:{uid}"
-
-    def lease(self, job_id: str) -> str:
-        return f"{self.p}lease:{job_id}"
-
-    def paid(self, charge_id: str) -> str:
-        return f"{self.p}paid:{charge_id}"
-
-    def referred(self, uid: int) -> str:
-        return f"{self.p}referred:{uid}"
-
-    def uledger(self, uid: int) -> str:
-        return f"{self.p}uledger:{uid}"
-
-    def hook(self, job_id: str) -> str:
-        return f"{self.p}hook:{job_id}"
-
-    def result(self, job_id: str) -> str:
-        return f"{self.p}result:{job_id}"
-
-    def broadcast(self, bid: str) -> str:
-        return f"{self.p}broadcast:{bid}"
 
 
 @dataclass(frozen=True)
@@ -233,6 +185,12 @@ class Ledger:
         """Write fields of an open job; False (and nothing written) once it is settled."""
         flat = [str(item) for pair in fields.items() for item in pair]
         res = await self._run("job_update", [self.keys.job(job_id)], flat)
+        return res[0] == "1"
+
+    async def set_stage(self, job_id: str, expected: str, stage: str, **fields: str | int) -> bool:
+        """Move an open job from ``expected`` to ``stage`` (atomically, with fields); False if it was not there."""
+        flat = [str(item) for pair in fields.items() for item in pair]
+        res = await self._run("advance", [self.keys.job(job_id)], [expected, stage, *flat])
         return res[0] == "1"
 
     async def job(self, job_id: str) -> dict[str, str] | None:

@@ -1,4 +1,4 @@
-"""The tracker's voice in Telegram: one status message per job (edited at most every few seconds per chat, and
+"""The job lifecycle's voice in Telegram: one status message per job (edited at most every few seconds per chat, and
 turned into the live preview while the image samples), then the result with what ran and its action buttons."""
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from bot.jobs import JobRequest
+from bot.keys import Keys
 
 PENDING_TTL_S: Final = 24 * 3600
 QUEUE_TTL_S: Final = 24 * 3600
@@ -30,10 +31,10 @@ class KeptRequests:
         self.prefix = prefix
 
     def _pending(self, uid: int) -> str:
-        return f"{self.prefix}pending:{uid}"
+        return Keys(self.prefix).pending(uid)
 
     def _queue(self, uid: int) -> str:
-        return f"{self.prefix}uqueue:{uid}"
+        return Keys(self.prefix).uqueue(uid)
 
     # Waiting for credits (the latest one only: the one the user just asked for)
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from bot.jobs import JobRequest
+from bot.keys import Keys
 from bot.ledger import now_ms
 
 HISTORY_SIZE: Final = 20
@@ -38,10 +39,10 @@ class ResultStore:
         self.ttl_s = ttl_s
 
     def _record(self, job_id: str) -> str:
-        return f"{self.prefix}res:{job_id}"
+        return Keys(self.prefix).res(job_id)
 
     def _history(self, uid: int) -> str:
-        return f"{self.prefix}hist:{uid}"
+        return Keys(self.prefix).hist(uid)
 
     async def add(self, record: ResultRecord) -> None:
         history = self._history(record.uid)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
@@ -16,7 +15,8 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+import stamina
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflows.contract import (
@@ -29,6 +29,27 @@ from workflows.contract import (
     Progress,
     parse_error,
 )
+from workflows.runpod_wire import TERMINAL, Health, Policy, PurgeResult, RunRequest, S3Config, StreamResult
+from workflows.runpod_wire import JobStatus as WireStatus
+
+__all__ = [
+    "TERMINAL",
+    "EndpointHealth",
+    "JobNotFound",
+    "JobState",
+    "JobStatus",
+    "Policy",
+    "Progress",
+    "PurgeResult",
+    "RunPodClient",
+    "RunPodError",
+    "RunPodHTTPError",
+    "RunPodSettings",
+    "RunPodUnavailable",
+    "S3Config",
+    "StreamResult",
+    "SubmitUncertain",
+]
 
 log = logging.getLogger("bot.runpod_client")
 
@@ -43,7 +64,11 @@ class RunPodSettings(BaseSettings):
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
     max_connections: int = 20
-    max_attempts: int = Field(default=5, ge=1, description="tries per request on connection errors, 429 and 5xx")
+    max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="tries of an idempotent call (/status, /cancel, ...) on connection errors, 429, 5xx",
+    )
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 20.0
 
@@ -54,46 +79,8 @@ class RunPodSettings(BaseSettings):
     video_deadline_s: float = 400.0
 
 
-TERMINAL = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT})
-
-
-class Policy(BaseModel):
-    executionTimeout: int | None = Field(default=None, description="ms")
-    ttl: int | None = Field(default=None, description="ms")
-    lowPriority: bool | None = None
-
-
-class S3Config(BaseModel):
-    accessId: str
-    accessSecret: SecretStr
-    bucketName: str
-    endpointUrl: str
-
-    def wire(self) -> dict[str, str]:
-        return {**self.model_dump(exclude={"accessSecret"}), "accessSecret": self.accessSecret.get_secret_value()}
-
-
-class JobStatus(BaseModel):
-    """A job as /run, /status, /cancel or /retry report it."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    status: JobState
-    delayTime: int | None = None
-    executionTime: int | None = None
-    output: Any = None
-    error: Any = None
-    workerId: str | None = None
-
-    @field_validator("status", mode="before")
-    @classmethod
-    def _running_is_in_progress(cls, value: Any) -> Any:
-        return JobState.IN_PROGRESS if value == "RUNNING" else value
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL
+class JobStatus(WireStatus):
+    """A job as RunPod reports it (workflows/runpod_wire.py), with the bot's readings of its output."""
 
     def progress(self) -> Progress | None:
         """The worker's latest progress update while IN_PROGRESS; None before the first one."""
@@ -122,27 +109,7 @@ class JobStatus(BaseModel):
         return ErrorInfo(code=code, message=USER_MESSAGES[code], retryable=RETRYABLE[code])
 
 
-class StreamChunk(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    output: Any = None
-
-
-class StreamResult(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    status: JobState
-    stream: list[StreamChunk] = Field(default_factory=list)
-
-
-class EndpointHealth(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    jobs: dict[str, int]
-    workers: dict[str, int]
-
-
-class PurgeResult(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    removed: int
-    status: str
+EndpointHealth = Health
 
 
 class RunPodError(Exception):
@@ -150,11 +117,11 @@ class RunPodError(Exception):
 
 
 class RunPodHTTPError(RunPodError):
-    """The endpoint answered with an error status (after retries, for 429 and 5xx)."""
+    """The endpoint answered with an error status (after retries, for 429 and 5xx of idempotent calls)."""
 
-    def __init__(self, status_code: int, message: str, path: str) -> None:
+    def __init__(self, status_code: int, message: str, path: str, retry_after: float | None = None) -> None:
         super().__init__(f"HTTP {status_code} from {path}: {message}")
-        self.status_code, self.message, self.path = status_code, message, path
+        self.status_code, self.message, self.path, self.retry_after = status_code, message, path, retry_after
 
 
 class JobNotFound(RunPodHTTPError):
@@ -162,12 +129,16 @@ class JobNotFound(RunPodHTTPError):
 
 
 class RunPodUnavailable(RunPodError):
-    """The endpoint could not be reached after every retry."""
+    """The endpoint could not be reached (the request never left, or got no answer on an idempotent call)."""
+
+
+class SubmitUncertain(RunPodError):
+    """/run may have reached RunPod (no answer, a 5xx, an unreadable answer): a job may exist. Never resend it."""
 
 
 ProgressHook = Callable[[JobStatus], Awaitable[None] | None]
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_SAFE_TRANSPORT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # never reached the server
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the request never reached the server
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -193,6 +164,15 @@ def retry_after_s(response: httpx.Response) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def _worth_retrying(exc: Exception) -> bool | float:
+    """stamina's hook for idempotent calls: retry lost connections, 429 and 5xx (after Retry-After, if given)."""
+    if isinstance(exc, RunPodUnavailable):
+        return True
+    if isinstance(exc, RunPodHTTPError) and exc.status_code in _RETRY_STATUSES:
+        return exc.retry_after if exc.retry_after is not None else True
+    return False
 
 
 class RunPodClient:
@@ -223,7 +203,8 @@ class RunPodClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    # ----- operations
+    # ----- operations. Each call type has one retry policy: /run, /runsync and /retry create work and are sent
+    # once; /status, /stream, /health, /cancel and /purge-queue are idempotent and retried.
     async def run(
         self,
         input: dict[str, Any],
@@ -232,38 +213,37 @@ class RunPodClient:
         policy: Policy | None = None,
         s3_config: S3Config | None = None,
     ) -> JobStatus:
-        body: dict[str, Any] = {"input": input}
-        if webhook is not None:
-            body["webhook"] = webhook
-        if policy is not None:
-            body["policy"] = policy.model_dump(exclude_none=True)
-        if s3_config is not None:
-            body["s3Config"] = s3_config.wire()
-        # /run is not idempotent: after a request may have reached RunPod, a retry could start a second job.
-        return JobStatus.model_validate(await self._call("POST", "/run", json=body, idempotent=False))
+        """Submit a job, exactly one request. Raises SubmitUncertain when the request may have reached RunPod
+        (a job may exist: resolve it, never resend), RunPodUnavailable or RunPodHTTPError when it surely did not."""
+        body = RunRequest(input=input, webhook=webhook, policy=policy, s3Config=s3_config).wire()
+        answer = await self._submit("/run", json=body)
+        try:
+            return JobStatus.model_validate(answer)
+        except ValidationError as exc:  # accepted, but without a job id we can read: a job may exist
+            raise SubmitUncertain(f"POST /run: unreadable answer: {exc}") from exc
 
     async def runsync(self, input: dict[str, Any], *, wait_ms: int | None = None) -> JobStatus:
         params = {"wait": wait_ms} if wait_ms is not None else None
-        data = await self._call("POST", "/runsync", json={"input": input}, params=params, idempotent=False)
-        return JobStatus.model_validate(data)
+        return JobStatus.model_validate(await self._submit("/runsync", json={"input": input}, params=params))
 
     async def status(self, job_id: str) -> JobStatus:
-        return JobStatus.model_validate(await self._call("GET", f"/status/{job_id}"))
+        return JobStatus.model_validate(await self._idempotent("GET", f"/status/{job_id}"))
 
     async def stream(self, job_id: str) -> StreamResult:
-        return StreamResult.model_validate(await self._call("GET", f"/stream/{job_id}"))
+        return StreamResult.model_validate(await self._idempotent("GET", f"/stream/{job_id}"))
 
     async def cancel(self, job_id: str) -> JobStatus:
-        return JobStatus.model_validate(await self._call("POST", f"/cancel/{job_id}"))
+        return JobStatus.model_validate(await self._idempotent("POST", f"/cancel/{job_id}"))
 
     async def retry(self, job_id: str) -> JobStatus:
-        return JobStatus.model_validate(await self._call("POST", f"/retry/{job_id}", idempotent=False))
+        return JobStatus.model_validate(await self._submit(f"/retry/{job_id}"))
 
     async def health(self) -> EndpointHealth:
-        return EndpointHealth.model_validate(await self._call("GET", "/health"))
+        return EndpointHealth.model_validate(await self._idempotent("GET", "/health"))
 
     async def purge_queue(self) -> PurgeResult:
-        return PurgeResult.model_validate(await self._call("POST", "/purge-queue"))
+        # Idempotent in effect (the queue ends empty either way), so it is retried like a read.
+        return PurgeResult.model_validate(await self._idempotent("POST", "/purge-queue"))
 
     async def wait(self, job_id: str, *, deadline_s: float, on_progress: ProgressHook | None = None) -> JobStatus:
         """Poll /status until the job is final or ``deadline_s`` passes; then cancel it and report TIMED_OUT.
@@ -306,32 +286,53 @@ class RunPodClient:
         return current.model_copy(update={"status": JobState.TIMED_OUT, "error": info.model_dump_json()})
 
     # ----- transport
-    async def _call(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> Any:
-        route = path.split("/")[1]
+    async def _idempotent(self, method: str, path: str, **kwargs: Any) -> Any:
+        """An idempotent call under its retry policy (stamina): lost connections, 429 and 5xx are retried."""
         s = self.settings
-        for attempt in range(1, s.max_attempts + 1):
-            self.requests_made[route] = self.requests_made.get(route, 0) + 1
-            wait = min(s.backoff_cap_s, s.backoff_base_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)  # noqa: S311
-            try:
-                response = await self._http.request(method, path, **kwargs)
-            except httpx.TransportError as exc:
-                if attempt == s.max_attempts or not (idempotent or isinstance(exc, _SAFE_TRANSPORT)):
-                    raise RunPodUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-                log.warning(
-                    "runpod retry", extra={"fields": {"route": route, "attempt": attempt, "error": type(exc).__name__}}
-                )
-                await asyncio.sleep(wait)
-                continue
-            if response.status_code < 400:
-                return response.json()
-            message = _error_message(response)
-            if response.status_code in _RETRY_STATUSES and attempt < s.max_attempts:
-                hinted = retry_after_s(response)
-                log.warning(
-                    "runpod retry", extra={"fields": {"route": route, "attempt": attempt, "http": response.status_code}}
-                )
-                await asyncio.sleep(min(max(wait, hinted or 0.0), s.backoff_cap_s * 3))
-                continue
-            error = JobNotFound if response.status_code == 404 and path.count("/") > 1 else RunPodHTTPError
-            raise error(response.status_code, message, f"{method} {path}")
-        raise AssertionError("unreachable")
+        retrying = stamina.retry_context(
+            on=_worth_retrying,
+            attempts=s.max_attempts,
+            timeout=None,
+            wait_initial=s.backoff_base_s,
+            wait_max=s.backoff_cap_s,
+            wait_jitter=s.backoff_base_s,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(method, path, **kwargs)
+        raise AssertionError("unreachable")  # stamina re-raises the last error
+
+    async def _once(self, method: str, path: str, **kwargs: Any) -> Any:
+        self._count(path)
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise RunPodUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        return self._read(response, f"{method} {path}")
+
+    async def _submit(self, path: str, **kwargs: Any) -> Any:
+        """A call that creates work: sent once; when it may have arrived, SubmitUncertain says so."""
+        self._count(path)
+        try:
+            response = await self._http.request("POST", path, **kwargs)
+        except _NEVER_SENT as exc:
+            raise RunPodUnavailable(f"POST {path}: {type(exc).__name__}: {exc}") from exc
+        except httpx.TransportError as exc:  # sent, but no (complete) answer: ReadTimeout, a dropped connection
+            raise SubmitUncertain(f"POST {path}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500:
+            raise SubmitUncertain(f"POST {path}: HTTP {response.status_code}: {_error_message(response)}")
+        try:
+            return self._read(response, f"POST {path}")
+        except ValueError as exc:  # a 2xx we cannot read: the job may exist
+            raise SubmitUncertain(f"POST {path}: unreadable answer: {exc}") from exc
+
+    def _count(self, path: str) -> None:
+        route = path.split("/")[1]
+        self.requests_made[route] = self.requests_made.get(route, 0) + 1
+
+    @staticmethod
+    def _read(response: httpx.Response, what: str) -> Any:
+        if response.status_code < 400:
+            return response.json()
+        error = JobNotFound if response.status_code == 404 and what.count("/") > 1 else RunPodHTTPError
+        raise error(response.status_code, _error_message(response), what, retry_after_s(response))

@@ -1,13 +1,15 @@
-"""Receives RunPod's webhook (POST of a finished job's status) and wakes the job's tracker.
+"""Receives RunPod's webhook (POST of a finished job's status) and wakes the job's lifecycle.
 
 The URL carries a secret token (``{PUBLIC_URL}/runpod/{secret}/{job_id}``): RunPod cannot sign its webhooks,
-so an unguessable path is the authentication. The body is not trusted for money: the tracker reads the job's
-status from the API itself, so a forged call can at most make it look earlier.
+so an unguessable path is the authentication. The body is not trusted for money: the job's status is read from the
+API itself, so a forged call can at most make it look earlier. The body's RunPod job id resolves a submit whose
+answer was lost, and names orphans to cancel.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 
 from tornado.http1connection import HTTP1Connection
@@ -15,20 +17,21 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler, stream_request_body
 
-from bot.tracker import JobTracker
+from bot.lifecycle import Lifecycle
 
 log = logging.getLogger("bot.runpod_webhook")
 
 
 @stream_request_body
 class _Hook(RequestHandler):
-    """Checks the path token from the headers alone, before any of the body is read; the body is never used
-    (the tracker reads the job from the API), so it is discarded as it streams in, up to ``max_body``."""
+    """Checks the path token from the headers alone, before any of the body is read; only then is the body
+    (read for the RunPod job id it names, never for money) taken in, up to ``max_body``."""
 
-    def initialize(self, tracker: JobTracker, secret: str, max_body: int) -> None:
-        self.tracker = tracker
+    def initialize(self, lifecycle: Lifecycle, secret: str, max_body: int) -> None:
+        self.lifecycle = lifecycle
         self.secret = secret
         self.max_body = max_body
+        self.body = bytearray()
 
     async def prepare(self) -> None:
         token, job_id = self.path_args
@@ -40,12 +43,16 @@ class _Hook(RequestHandler):
         if isinstance(connection, HTTP1Connection):
             connection.set_max_body_size(self.max_body)  # past it tornado answers 400 and hangs up
         log.info("runpod webhook", extra={"job_id": job_id})
-        await self.tracker.signal(job_id)  # the job may be tracked by another bot process
 
     def data_received(self, chunk: bytes) -> None:
-        return None  # discarded: nothing in the body is trusted or needed
+        self.body += chunk  # bounded: tornado stops the request past max_body
 
-    def post(self, token: str, job_id: str) -> None:
+    async def post(self, token: str, job_id: str) -> None:
+        try:
+            body = json.loads(bytes(self.body) or b"null")
+        except ValueError:
+            body = None
+        await self.lifecycle.on_webhook(job_id, body)  # the job's steps may run in another bot process
         self.set_status(200)
         self.finish({"ok": True})
 
@@ -53,7 +60,7 @@ class _Hook(RequestHandler):
 class RunPodWebhookServer:
     def __init__(
         self,
-        tracker: JobTracker,
+        lifecycle: Lifecycle,
         secret: str,
         *,
         host: str,
@@ -61,7 +68,7 @@ class RunPodWebhookServer:
         max_body_bytes: int = 1024 * 1024,
         timeout_s: float = 30.0,
     ) -> None:
-        hook = {"tracker": tracker, "secret": secret, "max_body": max_body_bytes}
+        hook = {"lifecycle": lifecycle, "secret": secret, "max_body": max_body_bytes}
         app = Application([(r"/runpod/([^/]+)/([A-Za-z0-9_-]{1,64})", _Hook, hook)])
         # The server-wide caps hold for every path, also ones no handler matches. Tornado waits an hour for
         # headers and forever for a body by default: a trickling client would hold its connection that long.

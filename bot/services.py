@@ -9,9 +9,9 @@ from telegram.ext import ContextTypes
 
 from bot.drafts import Drafts
 from bot.ledger import Ledger
+from bot.lifecycle import Lifecycle
 from bot.runpod_client import RunPodClient
 from bot.settings import BotSettings
-from bot.tracker import JobTracker
 
 KEY = "services"
 
@@ -22,7 +22,7 @@ class Services:
     ledger: Ledger
     drafts: Drafts
     endpoint: RunPodClient
-    tracker: JobTracker
+    lifecycle: Lifecycle
 
     def is_admin(self, uid: int | None) -> bool:
         return uid is not None and uid in self.settings.admin_ids

@@ -85,8 +85,14 @@ class BotSettings(BaseSettings):
     image_deadline_s: float = Field(default=300.0, gt=0)
     video_deadline_s: float = Field(default=900.0, gt=0)
     max_retries: int = Field(default=1, ge=0, description="resubmissions of a job that failed with a retryable error")
-    lease_s: float = Field(default=30.0, gt=0)
-    reaper_interval_s: float = Field(default=15.0, gt=0)
+    step_timeout_s: float = Field(
+        default=60.0, gt=0, description="longest a lifecycle step may run; a dead process's step waits this + 2 s"
+    )
+    stop_grace_s: float = Field(default=5.0, ge=0, description="on SIGTERM, how long running steps may finish")
+    queue_poll_s: float = Field(default=0.2, gt=0, description="how often each process looks for due steps")
+    queue_max_steps: int = Field(default=100, gt=0, description="steps one process runs at once")
+    sweep_interval_s: int = Field(default=15, ge=1, le=60, description="every how often open jobs are re-queued")
+    deliver_attempts: int = Field(default=3, ge=1, description="tries of a delivery while Telegram is unreachable")
     poll_min_s: float = Field(default=1.0, gt=0)
     poll_max_s: float = Field(default=5.0, gt=0)
     payment_retry_s: float = Field(
@@ -119,8 +125,6 @@ class BotSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _coherent(self) -> BotSettings:
-        if self.lease_s <= max(self.poll_max_s, self.poll_webhook_s):
-            raise ValueError("LEASE_S must be longer than POLL_MAX_S and POLL_WEBHOOK_S (a lease is renewed per poll)")
         if sorted(self.video_costs) != [10, 15, 20]:
             raise ValueError("VIDEO_COSTS needs a price for 10, 15 and 20 seconds")
         if len({p.id for p in self.packs}) != len(self.packs):

@@ -66,7 +66,7 @@ class StarsReconciler:
         self.ledger = ledger
         self.interval_s = interval_s
         self.free_credits = free_credits
-        self._cursor = f"{ledger.keys.p}stars:seen"  # transactions already reconciled (the list only grows)
+        self._cursor = ledger.keys.stars_seen  # transactions already reconciled (the list only grows)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:

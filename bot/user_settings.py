@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
 from bot.jobs import JobRequest
+from bot.keys import Keys
 from workflows.sdxl import SdxlParams
 
 STEP_CHOICES: Final = (15, 20, 25, 30, 40)
@@ -67,7 +68,7 @@ class UserSettingsStore:
         self.prefix = prefix
 
     def _key(self, uid: int) -> str:
-        return f"{self.prefix}usettings:{uid}"
+        return Keys(self.prefix).usettings(uid)
 
     async def get(self, uid: int) -> UserSettings:
         raw = await self.redis.get(self._key(uid))

@@ -3,7 +3,8 @@
 # Run after editing requirements/{bot,worker,comfyui,constraints-gpu}.txt or comfy_image/requirements-nodes.txt;
 # tests/infra/test_locks.py fails while a lock disagrees with its inputs. Needs uv (requirements/dev.txt) and PyPI.
 #
-#   bot.txt            Dockerfile.bot's only install
+#   bot.txt            Dockerfile.bot's install
+#   bot-nodeps.txt     arq, installed --no-deps after bot.txt (it declares redis<6; see the file)
 #   worker.txt         everything Dockerfile.worker installs after the torch layer (torch and its CUDA libraries
 #                      are resolved for consistency but not emitted: the torch layer brings the cu128 build)
 #   worker-nodeps.txt  mediapipe, installed --no-deps (its metadata pulls jax and a second OpenCV)
@@ -21,6 +22,7 @@ exclude=()
 for name in "${not_emitted[@]}"; do exclude+=(--no-emit-package "${name}"); done
 
 "${uv}" pip compile "${common[@]}" -o requirements/lock/bot.txt requirements/bot.txt
+"${uv}" pip compile "${common[@]}" --no-deps -o requirements/lock/bot-nodeps.txt requirements/bot-nodeps.txt
 "${uv}" pip compile "${common[@]}" "${exclude[@]}" -o requirements/lock/worker.txt requirements/lock/worker.in
 # PyPI's torch pulls the CUDA 13 nvidia-* wheels; the cu128 torch of the torch layer brings its own. Each
 # nvidia-* entry goes with its --hash and "# via" lines (dropping the name alone left them on the entry above).

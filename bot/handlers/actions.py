@@ -44,7 +44,7 @@ def derived_request(action: str, record: ResultRecord) -> JobRequest | None:
 
 
 async def _first_tap(s: Services, uid: int, data: str) -> bool:
-    key = f"{s.settings.redis_prefix}tap:{uid}:{data}"
+    key = s.ledger.keys.tap(uid, data)
     return bool(await s.ledger.redis.set(key, "1", nx=True, ex=TAP_WINDOW_S))
 
 

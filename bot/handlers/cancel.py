@@ -1,4 +1,4 @@
-"""/cancel (or the Cancel button on a status message): stop the user's running job; the tracker refunds."""
+"""/cancel (or the Cancel button on a status message): stop the user's running job; its lifecycle refunds."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     me = await caller(update, context)
     await s.drafts.clear(me.uid)
     job_id = await s.ledger.user_lock(me.uid)
-    ok = job_id is not None and await s.tracker.request_cancel(job_id)
+    ok = job_id is not None and await s.lifecycle.request_cancel(job_id)
     queued = await kept_requests(s).clear(me.uid)  # what waited behind it goes too
     for kept in queued:
         with contextlib.suppress(TelegramError):
@@ -36,7 +36,7 @@ async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     s = svc(context)
     me = await caller(update, context)
     job_id = await own_job(context, query.data, me.uid)
-    ok = job_id is not None and await s.tracker.request_cancel(job_id)
+    ok = job_id is not None and await s.lifecycle.request_cancel(job_id)
     await query.answer(t(me.lang, "cancel_requested" if ok else "cancel_none"))
 
 

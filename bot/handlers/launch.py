@@ -1,4 +1,4 @@
-"""Turning a confirmed request into a job: reserve the credits, make a message the job's status, start tracking.
+"""Turning a confirmed request into a job: reserve the credits, make a message the job's status, queue its first step.
 
 A request is never thrown away: without enough credits it is kept and continued with one tap after buying;
 while the user's previous job runs it is queued behind it (up to USER_QUEUE_MAX) and started when that settles.
@@ -66,7 +66,7 @@ async def start(s: Services, bot: Bot, kept: KeptRequest, *, queue: bool = True,
     )
     if not shown:
         await _show(bot, kept, t(lang, "status_reserved"), markup)
-    await s.tracker.track(kept.job_id)
+    await s.lifecycle.start_job(kept.job_id)
 
 
 async def _queue_behind(s: Services, bot: Bot, kept: KeptRequest) -> None:

@@ -10,7 +10,6 @@ from bot.handlers.common import caller, own_job
 from bot.media import output_bytes
 from bot.services import svc
 from bot.texts import t
-from bot.tracker import stored_output
 from workflows.contract import OutputKind
 
 
@@ -20,7 +19,7 @@ async def original(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s = svc(context)
     me = await caller(update, context)
     job_id = await own_job(context, query.data, me.uid)
-    output = await stored_output(s.ledger, job_id) if job_id else None
+    output = await s.lifecycle.stored_output(job_id) if job_id else None
     item = next((i for i in output.outputs if i.kind == OutputKind.IMAGE), None) if output else None
     if item is None:
         await query.answer(t(me.lang, "original_gone"), show_alert=True)

@@ -32,11 +32,11 @@ RECENT = 5
 
 
 def _msg_key(s: Services, admin: int, message_id: int) -> str:
-    return f"{s.ledger.keys.p}support:msg:{admin}:{message_id}"
+    return s.ledger.keys.support_msg(admin, message_id)
 
 
 def _charge_key(s: Services, token: str) -> str:
-    return f"{s.ledger.keys.p}support:charge:{token}"
+    return s.ledger.keys.support_charge(token)
 
 
 async def begin(context: ContextTypes.DEFAULT_TYPE, me: Caller) -> None:

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 
 from handler.local_endpoint.core import LocalEndpoint, NotRetryable, PolicyError
 from handler.local_endpoint.jobs import Job
-from handler.local_endpoint.models import RunRequest
+from handler.local_endpoint.models import JobStatus, RunRequest
 from handler.local_endpoint.ratelimit import RateLimits, caller_key
 from handler.schema import nested_deeper_than
 
@@ -134,6 +134,11 @@ def _submit(request: Request, run: RunRequest, *, sync: bool) -> Job:
         raise ApiError(400, str(exc)) from None
 
 
+def _brief(job: Job) -> dict[str, Any]:
+    """What /run and /cancel answer: the job's id and state."""
+    return JobStatus(id=job.id, status=job.status).model_dump(mode="json", exclude_none=True)
+
+
 def _job(request: Request, job_id: str) -> Job:
     job = _endpoint(request).get(job_id)
     if job is None:
@@ -147,7 +152,7 @@ router = APIRouter(prefix="/v2/{endpoint_id}")
 @router.post("/run")
 async def run(request: Request, _: Authorized) -> dict[str, Any]:
     job = _submit(request, await _run_request(request, _endpoint(request).settings.max_run_bytes), sync=False)
-    return {"id": job.id, "status": job.status.value}
+    return _brief(job)
 
 
 @router.post("/runsync")
@@ -187,7 +192,7 @@ async def stream(request: Request, job_id: str, _: Authorized) -> dict[str, Any]
 async def cancel(request: Request, job_id: str, _: Authorized) -> dict[str, Any]:
     job = _job(request, job_id)
     _endpoint(request).cancel(job)
-    return {"id": job.id, "status": job.status.value}
+    return _brief(job)
 
 
 @router.post("/retry/{job_id}")

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from handler.local_endpoint.models import JobState, RunRequest
+from handler.local_endpoint.models import JobState, JobStatus, RunRequest
 
 
 def _ms(seconds: float) -> int:
@@ -47,7 +47,7 @@ class Job:
         """What the worker's handler receives, as RunPod passes it."""
         message: dict[str, Any] = {"id": self.id, "input": self.request.input}
         if self.request.s3Config is not None:
-            message["s3Config"] = self.request.s3Config.model_dump()
+            message["s3Config"] = self.request.s3Config.wire()
         return message
 
     def drop_input(self) -> None:
@@ -71,7 +71,7 @@ class Job:
             body["error"] = self.error
         if self.retries:
             body["retries"] = self.retries
-        return body
+        return JobStatus.model_validate(body).model_dump(mode="json", exclude_none=True)  # the shared wire model
 
     def start(self, worker_id: str) -> None:
         self.status, self.started_at, self.worker_id = JobState.IN_PROGRESS, time.monotonic(), worker_id

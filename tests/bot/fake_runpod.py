@@ -101,7 +101,12 @@ class FakeRunPod:
         self.runs: list[dict[str, Any]] = []
         self.cancels: list[str] = []
         self.script: Script = lambda _input: [queued(), running(40.0), completed_image()]
-        self.fail_runs = 0  # answer the next N /run calls with HTTP 500
+        self.fail_runs = 0  # answer the next N /run calls with HTTP 500 (no job created)
+        self.throttle_runs = 0  # answer the next N /run calls with HTTP 429 (rate limited: surely no job)
+        self.lose_run_answers = 0  # create the next N jobs but answer 502 (a lost answer: the job exists)
+        self.run_delay_s = 0.0  # create the job at once, answer after this long (a crash can land in between)
+        self.by_request: dict[str, list[FakeJob]] = {}  # every job ever created, per request (its input)
+        self.duplicate_runs: list[str] = []  # requests sent again while an earlier run of theirs was live or done
         self.port = 0
         self.app = Starlette(
             routes=[
@@ -128,11 +133,34 @@ class FakeRunPod:
         if self.fail_runs > 0:
             self.fail_runs -= 1
             return JSONResponse({"error": "internal"}, status_code=500)
+        if self.throttle_runs > 0:
+            self.throttle_runs -= 1
+            return JSONResponse({"error": "rate limit exceeded"}, status_code=429, headers={"Retry-After": "0"})
         body = await request.json()
         self.runs.append(body)
         job = FakeJob(id=f"rp-{uuid.uuid4().hex[:10]}", body=body, steps=list(self.script(body["input"])))
+        self._count(job)
         self.jobs[job.id] = job
+        if self.lose_run_answers > 0:
+            self.lose_run_answers -= 1
+            return JSONResponse({"error": "upstream timed out"}, status_code=502)
+        if self.run_delay_s:
+            await asyncio.sleep(self.run_delay_s)
         return JSONResponse({"id": job.id, "status": "IN_QUEUE"})
+
+    def _count(self, job: FakeJob) -> None:
+        """A paid request runs at most once on the 'GPU': a new /run of the same input is legitimate only after
+        every earlier run of it failed (the bot resubmits a retryable failure) or was forgotten by RunPod."""
+        key = json.dumps(job.body["input"], sort_keys=True)
+        earlier = self.by_request.setdefault(key, [])
+        if any(prior.current.get("status") not in ("FAILED", "TIMED_OUT", "FORGOTTEN") for prior in earlier):
+            self.duplicate_runs.append(key)
+        earlier.append(job)
+
+    def forget(self, job_id: str) -> None:
+        """RunPod dropping a job (ttl passed, queue purged): /status answers 404 from now on."""
+        job = self.jobs.pop(job_id)
+        job.current = {"status": "FORGOTTEN"}
 
     async def _status(self, request: Request) -> JSONResponse:
         if (denied := self._denied(request)) is not None:

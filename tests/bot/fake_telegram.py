@@ -7,6 +7,7 @@ errors (429 with retry_after, "message is not modified", "file too big") per met
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -20,6 +21,7 @@ from telegram.request import BaseRequest, RequestData
 
 BOT_ID = 999000
 BOT_USERNAME = "credits_test_bot"
+UPLOADS = frozenset({"sendPhoto", "sendDocument", "sendVideo"})
 
 
 @dataclass
@@ -49,6 +51,7 @@ class FakeTelegram(BaseRequest):
         self.files: dict[str, bytes] = {}  # file_id -> content users "uploaded"
         self.errors: dict[str, list[tuple[int, str, dict[str, Any], int | None]]] = {}
         self._ids = itertools.count(1000)
+        self.upload_delay_s = 0.0  # how long sending a photo/document/video takes (a crash can land mid-upload)
         # Telegram's record of Stars: what getStarTransactions serves (chronological, as documented).
         self.star_transactions: list[dict[str, Any]] = []
         self._answered: set[str] = set()  # callback query ids
@@ -92,6 +95,8 @@ class FakeTelegram(BaseRequest):
             if parameters:
                 body["parameters"] = parameters
             return code, json.dumps(body).encode()
+        if self.upload_delay_s and api_method in UPLOADS:
+            await asyncio.sleep(self.upload_delay_s)  # cancelled here (a stop, a crash), nothing was delivered
         result = self._result(api_method, params)
         call.result = result
         if isinstance(result, _Error):
@@ -144,7 +149,7 @@ class FakeTelegram(BaseRequest):
             return self._message(params)
         if method == "sendPhoto":
             # The first photo keeps the id older tests know; each later one gets its own, as Telegram's do.
-            count = len(self.sent("sendPhoto"))  # this one included
+            count = len(self.sent("sendPhoto")) + 1  # this one included (recorded once answered)
             file_id = "ph-out" if count == 1 else f"ph-out-{count}"
             size = {"file_id": file_id, "file_unique_id": file_id, "width": 1, "height": 1}
             return self._message(params, photo=[size])

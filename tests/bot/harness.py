@@ -10,7 +10,7 @@ from typing import Any
 from redis.asyncio import Redis
 from telegram.ext import Application
 
-from bot.app import InputBuilder, build_application, start_services, stop_services
+from bot.app import InputBuilder, build_application
 from bot.ledger import Ledger
 from bot.runpod_client import RunPodClient, RunPodSettings
 from bot.services import Services, svc
@@ -32,9 +32,11 @@ def bot_settings(**overrides: Any) -> BotSettings:
         image_cost=1,
         poll_min_s=0.01,
         poll_max_s=0.03,
-        lease_s=2,
         poll_webhook_s=1,
-        reaper_interval_s=0.1,
+        queue_poll_s=0.01,
+        sweep_interval_s=1,
+        step_timeout_s=5,
+        stop_grace_s=0,
         status_edit_interval_s=0,
         broadcast_rate_per_s=1000,
     )
@@ -66,7 +68,7 @@ class Bot:
             return not await self.ledger.open_jobs()
 
         await eventually(none_open, timeout_s)
-        await self.services.tracker.wait_idle()
+        await self.services.lifecycle.wait_idle()
 
 
 @asynccontextmanager
@@ -84,11 +86,27 @@ async def running_bot(
         app = build_application(
             settings, Ledger(redis, settings.redis_prefix), endpoint, request=telegram, input_builder=input_builder
         )
-        async with app:
-            await app.start()  # running, as under run_polling (non-blocking handlers' tasks are awaited)
-            await start_services(app)
-            try:
-                yield Bot(app, telegram)
-            finally:
-                await asyncio.wait_for(stop_services(app), 10)
-                await app.stop()
+        await start(app)
+        try:
+            yield Bot(app, telegram)
+        finally:
+            await asyncio.wait_for(stop(app), 20)
+
+
+async def start(app: Application) -> None:  # type: ignore[type-arg]
+    """PTB's run_polling/run_webhook start order: initialize -> post_init -> (updater) -> start."""
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    await app.start()
+
+
+async def stop(app: Application) -> None:  # type: ignore[type-arg]
+    """PTB's real stop order (telegram/ext/_application.py, __run): stop -> post_stop -> shutdown -> post_shutdown.
+    Services stop in post_stop, so whatever they still send goes through PTB's HTTP client before it closes."""
+    await app.stop()
+    if app.post_stop is not None:
+        await app.post_stop(app)
+    await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)

@@ -153,7 +153,7 @@ async def test_cancel_mid_run_on_the_real_worker(bot: Bot) -> None:
     assert await bot.ledger.balance(U) == 3
 
 
-async def test_runpod_webhook_wakes_the_tracker(
+async def test_runpod_webhook_wakes_the_waiting_step(
     redis: Redis, endpoint: EndpointServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """With PUBLIC_URL the bot gives RunPod a webhook; the endpoint's call ends the wait, not the slow poll."""
@@ -172,7 +172,6 @@ async def test_runpod_webhook_wakes_the_tracker(
         poll_webhook_s=600,
         poll_min_s=300,
         poll_max_s=300,
-        lease_s=700,
     ) as bot:
         async with httpx.AsyncClient() as http:
             forged = await http.post(f"http://127.0.0.1:{port}/runpod/wrong/abc", json={})

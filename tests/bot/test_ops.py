@@ -112,6 +112,17 @@ async def test_blocking_the_bot_cancels_and_refunds_the_running_job(bot: Bot, fa
     assert bot.telegram.last_text(U).startswith("Balance: 3 credits.")
 
 
+async def test_blocking_the_bot_also_drops_the_request_queued_behind_the_job(bot: Bot, fake_runpod: FakeRunPod) -> None:
+    await start_held_job(bot, fake_runpod)
+    await bot.users.send(U, "/imagine a second lighthouse")
+    await bot.users.tap(U, bot.telegram.last_buttons(U)[0][1])
+    await eventually(lambda: "Waiting for your previous job" in bot.telegram.last_text(U))
+    await bot.users.member(U, "kicked")
+    await bot.settle()
+    assert len(fake_runpod.runs) == 1  # settling the cancelled job started nothing for a user who left
+    assert await bot.ledger.balance(U) == 3 and await bot.ledger.open_jobs() == []
+
+
 async def test_a_403_on_any_send_cancels_and_refunds_and_stops_sending(bot: Bot, fake_runpod: FakeRunPod) -> None:
     await start_held_job(bot, fake_runpod)
     mark = len(bot.telegram.calls)

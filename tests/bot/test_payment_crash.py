@@ -165,5 +165,5 @@ async def test_killed_between_acknowledgement_and_credit(
             assert int(await redis.hget("crash:stats", "payments") or 0) == 1
         finally:
             await redis.aclose()
-    assert [t for t in stars_api.texts() if t.startswith("Thank you")] == ["Thank you! 10 credits added. Balance: 13."]
+    assert [t for t in stars_api.texts() if t.startswith("Thank you")] == ["Thank you! Added: 10 credits. Balance: 13."]
     assert TOKEN not in (tmp_path / "bot.log").read_text()

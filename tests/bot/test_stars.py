@@ -43,7 +43,7 @@ async def test_a_payment_lost_in_a_crash_is_credited_once_after_the_restart(
             return await second.ledger.balance(U) == 13
 
         await eventually(credited)
-        assert thanks(telegram) == ["Thank you! 10 credits added. Balance: 13."]
+        assert thanks(telegram) == ["Thank you! Added: 10 credits. Balance: 13."]
         # Had the update survived after all, its late delivery changes nothing.
         await second.users.paid(U, PAYLOAD, 50, "charge-lost")
         await reconciler(second).run_once()

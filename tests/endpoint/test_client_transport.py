@@ -19,6 +19,7 @@ from bot.runpod_client import (
     RunPodHTTPError,
     RunPodSettings,
     RunPodUnavailable,
+    SubmitUncertain,
 )
 from workflows.contract import ErrorCode
 
@@ -77,7 +78,7 @@ async def test_persistent_5xx_gives_up_after_max_attempts() -> None:
     assert len(seen) == 3
 
 
-async def test_no_server_is_unavailable_after_retries() -> None:
+async def test_no_server_is_unavailable_and_run_is_sent_once() -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -85,7 +86,10 @@ async def test_no_server_is_unavailable_after_retries() -> None:
     async with RunPodClient(settings) as client:
         with pytest.raises(RunPodUnavailable):
             await client.run({"workflow": {}})
-        assert client.requests_made["run"] == 2
+        assert client.requests_made["run"] == 1  # /run is never retried, even when it surely never left
+        with pytest.raises(RunPodUnavailable):
+            await client.status("j")
+        assert client.requests_made["status"] == 2  # an idempotent call is
 
 
 async def test_api_key_is_sent_as_bearer_and_never_shown() -> None:
@@ -95,6 +99,33 @@ async def test_api_key_is_sent_as_bearer_and_never_shown() -> None:
         await client.run({"preset": "sdxl"})
     assert seen[0].headers["authorization"] == "Bearer rp_secret_123"
     assert "rp_secret_123" not in repr(settings) and "rp_secret_123" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(500, text="internal"), httpx.Response(502, text="bad gateway"), httpx.Response(200, json={})],
+)
+async def test_run_that_may_have_arrived_is_uncertain_and_never_resent(answer: httpx.Response) -> None:
+    transport, seen = _scripted(answer)
+    async with RunPodClient(_settings(), transport=transport) as client:
+        with pytest.raises(SubmitUncertain):
+            await client.run({"preset": "sdxl"})
+    assert len(seen) == 1
+
+
+async def test_run_without_an_answer_is_uncertain_and_never_resent() -> None:
+    seen: list[httpx.Request] = []
+
+    def no_answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    async with RunPodClient(_settings(), transport=httpx.MockTransport(no_answer)) as client:
+        with pytest.raises(SubmitUncertain):
+            await client.run({"preset": "sdxl"})
+        with pytest.raises(RunPodUnavailable):
+            await client.cancel("j")  # idempotent: retried, then given up
+    assert [r.url.path.split("/")[-2 if "cancel" in r.url.path else -1] for r in seen] == ["run"] + ["cancel"] * 4
 
 
 def test_status_reading_helpers() -> None:

@@ -39,6 +39,6 @@ async def test_two_processes_run_two_jobs_at_once(two_client: RunPodClient) -> N
     assert [status.status for status in running] == [JobState.IN_PROGRESS] * 2
     assert running[0].workerId != running[1].workerId
     health = await two_client.health()
-    assert health.workers["running"] == 2 and health.jobs["inProgress"] == 2
+    assert health.workers.running == 2 and health.jobs.inProgress == 2
     for job in (first, second):
         await two_client.cancel(job.id)

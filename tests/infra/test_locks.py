@@ -27,6 +27,7 @@ def pins(path: Path) -> dict[str, str]:
     ("lock", "sources"),
     [
         ("bot.txt", ["bot.txt"]),
+        ("bot-nodeps.txt", ["bot-nodeps.txt"]),
         ("worker.txt", ["worker.txt", "comfyui.txt", "../comfy_image/requirements-nodes.txt"]),
         ("worker-nodeps.txt", ["worker-nodeps.txt"]),
     ],
@@ -40,7 +41,9 @@ def test_lock_holds_every_pin_of_its_sources_at_the_same_version(lock: str, sour
             assert locked.get(name) == version, f"{source}: {name}=={version}; lock has {locked.get(name)}"
 
 
-@pytest.mark.parametrize("lock", ["bot.txt", "worker.txt", "worker-nodeps.txt", "comfyui-source.txt", "fetch.txt"])
+@pytest.mark.parametrize(
+    "lock", ["bot.txt", "bot-nodeps.txt", "worker.txt", "worker-nodeps.txt", "comfyui-source.txt", "fetch.txt"]
+)
 def test_every_locked_package_carries_a_hash(lock: str) -> None:
     entries = re.split(r"\n(?=[a-z0-9])", (LOCK / lock).read_text().strip())
     packages = [entry for entry in entries if PIN.match(entry)]
@@ -49,7 +52,9 @@ def test_every_locked_package_carries_a_hash(lock: str) -> None:
         assert "--hash=sha256:" in entry, entry.splitlines()[0]
 
 
-@pytest.mark.parametrize("lock", ["bot.txt", "worker.txt", "worker-nodeps.txt", "comfyui-source.txt", "fetch.txt"])
+@pytest.mark.parametrize(
+    "lock", ["bot.txt", "bot-nodeps.txt", "worker.txt", "worker-nodeps.txt", "comfyui-source.txt", "fetch.txt"]
+)
 def test_every_hash_line_continues_a_requirement(lock: str) -> None:
     # uv (Dockerfile.worker's installer) refuses a --hash line that no requirement line continues into.
     lines = (LOCK / lock).read_text().splitlines()

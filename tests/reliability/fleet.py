@@ -1,8 +1,9 @@
 """Several bot processes on one Redis, each with its own connections, that can be killed like a SIGKILL would.
 
 A killed instance loses its Redis connection first (its pool is pointed at a closed port), so nothing it does
-afterwards reaches Redis: leases it held stay until they expire and its in-flight jobs are picked up by the
-other instances' reapers, exactly as after a crash of a real process.
+afterwards reaches Redis: the queue's in-progress keys of the steps it was running stay until they expire
+(STEP_TIMEOUT_S + 2 s), then the other instances take those steps over, exactly as after a crash of a real process.
+An orderly stop follows PTB's real order (stop -> post_stop -> shutdown): running steps go back to the queue.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from redis.asyncio import Redis
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import build_application, start_services, stop_services
+from bot.app import build_application
 from bot.ledger import Ledger
 from bot.runpod_client import RunPodClient, RunPodSettings
 from bot.services import KEY, Services
 from bot.settings import BotSettings
+from tests.bot import harness
 from tests.bot.fake_telegram import BOT_ID, FakeTelegram
 from tests.reliability.redis_process import free_port
 
@@ -47,32 +49,32 @@ class BotInstance:
         return services
 
     async def start(self) -> None:
-        await self.app.initialize()
-        await self.app.start()  # running, as under run_polling / run_webhook
-        await start_services(self.app)
+        await harness.start(self.app)  # PTB's order: initialize -> post_init -> start
         self.alive = True
 
     async def stop(self) -> None:
-        """An orderly shutdown: trackers release their leases."""
+        """SIGTERM: PTB's real order; the job queue stops in post_stop and hands its running steps back."""
         self.alive = False
-        await asyncio.wait_for(stop_services(self.app), 20)
+        await asyncio.wait_for(harness.stop(self.app), 30)
         await self._close()
 
     async def kill(self) -> None:
         """A crash: cut Redis first, then drop every task without any cleanup reaching Redis."""
         self.alive = False
         pool = self.redis.connection_pool
-        pool.connection_kwargs["port"] = free_port()  # nothing listens there
+        dead = free_port()  # nothing listens there
+        pool.connection_kwargs["port"] = dead
+        # Connections already made keep their own address and would reconnect to the live Redis: point them away.
+        for conn in [*pool._available_connections, *pool._in_use_connections]:
+            conn.port = dead  # type: ignore[attr-defined]
         await pool.disconnect()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(stop_services(self.app), 20)
+            await self.services.lifecycle.stop(grace_s=0)  # no grace in a crash: its steps just vanish
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(harness.stop(self.app), 30)
         await self._close()
 
     async def _close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.app.stop()
-        with contextlib.suppress(Exception):
-            await self.app.shutdown()
         await self.endpoint.aclose()
         with contextlib.suppress(Exception):
             await self.redis.aclose()
