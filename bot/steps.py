@@ -17,7 +17,6 @@ from arq import Retry
 from telegram.error import NetworkError, RetryAfter
 
 from bot.jobs import JobRecord
-from bot.keys import Step
 from bot.ledger import now_ms
 from bot.runpod_client import (
     JobNotFound,
@@ -275,6 +274,3 @@ class Steps:
             log.exception("delivery failed", extra={"job_id": job.id})
             delivered = False
         await self.lc.settle(job, charged=delivered, error=None if delivered else error(DELIVERY_FAILED))
-
-
-STEP_METHODS: dict[Step, str] = {Step.SUBMIT: "submit", Step.WATCH: "watch", Step.DELIVER: "deliver"}
