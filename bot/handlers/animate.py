@@ -77,7 +77,8 @@ def _face_checker() -> Callable[[bytes], Any] | None:
     """workflows.face_check.check_face, the worker's own MediaPipe check, when this build has it."""
     try:
         module = importlib.import_module("workflows.face_check")
-    except ImportError:
+    except ImportError as exc:  # the bot image ships it (tests/infra/test_bot_image_imports.py): say it is off
+        log.error("face pre-check unavailable, photos are checked by the worker only: %s", exc)
         return None
     checker: Callable[[bytes], Any] = module.check_face
     return checker
