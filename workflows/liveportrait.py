@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from workflows.preset import Binding, NodeInput, Preset
+from workflows.text import normalise
 
 # Motion styles of the LivePortraitIdleAnimation node (comfy_image/nodes/idle_portrait/motion.py MotionStyle).
 STYLES: Final[tuple[str, ...]] = ("calm", "cheerful", "nods")
@@ -75,9 +76,7 @@ class LivePortraitParams(BaseModel):
     def _prompt(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
-            raise ValueError("must not contain control characters")
-        return value.strip() or None
+        return normalise(value) or None
 
     @model_validator(mode="before")
     @classmethod

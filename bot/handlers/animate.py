@@ -17,11 +17,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.handlers.common import Caller, caller, draft_choice
 from bot.handlers.launch import launch
-from bot.inputs import IMAGE_TYPES, MIN_SIDE, refusal_key
+from bot.inputs import MIN_SIDE, refusal_key, usable_image
 from bot.job_input import VIDEO_DURATIONS, motion_prompt
 from bot.jobs import JobRequest, Kind
 from bot.media import telegram_file
-from bot.services import svc
+from bot.services import Services, svc
 from bot.settings import BotSettings
 from bot.texts import error_text, size_pair, t, unit
 from workflows.liveportrait import STYLES as MOTION_STYLES
@@ -29,6 +29,7 @@ from workflows.liveportrait import resolve_style
 
 log = logging.getLogger("bot.handlers.animate")
 INTENT = "animate"
+ALBUM_TTL_S = 600  # an album's messages arrive within seconds
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,9 @@ async def animate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def _pick_photo(message: Message, limit: int, lang: str) -> PhotoPick:
     """The largest photo size we may download (under ``limit``, big enough to show a face), or an image
     document; otherwise why not, with sizes in the unit of the limit they broke."""
-    if message.photo:
-        sizes = sorted(message.photo, key=lambda p: p.width * p.height, reverse=True)
+    stills = message.photo or (message.live_photo.photo if message.live_photo else None)  # a live photo's still
+    if stills:
+        sizes = sorted(stills, key=lambda p: p.width * p.height, reverse=True)
         usable = [p for p in sizes if min(p.width, p.height) >= MIN_SIDE]
         if not usable:
             px = unit(lang, "px")
@@ -60,7 +62,7 @@ def _pick_photo(message: Message, limit: int, lang: str) -> PhotoPick:
             return PhotoPick(fitting[0].file_id)
         return _too_big(lang, usable[-1].file_size or 0, limit)
     doc = message.document
-    if doc is not None and (doc.mime_type or "") in IMAGE_TYPES:
+    if doc is not None and usable_image(doc):
         if (doc.file_size or 0) <= limit:
             return PhotoPick(doc.file_id)
         return _too_big(lang, doc.file_size or 0, limit)
@@ -127,6 +129,8 @@ async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None
     # Telegram lets bots download up to 20 MB; RunPod's /run body takes 10 MB (base64 adds a third).
     limit = min(s.settings.photo_max_bytes, FileSizeLimit.FILESIZE_DOWNLOAD)
+    if not await _first_of_album(s, message, me.lang, "album_one_photo"):
+        return
     pick = _pick_photo(message, limit, me.lang)
     if pick.file_id is None:
         await message.reply_text(t(me.lang, pick.refusal, **pick.values))
@@ -144,9 +148,26 @@ async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
+async def _first_of_album(s: Services, message: Message, lang: str, note: str | None) -> bool:
+    """Whether this message is the one of its album (media group) to answer. Each item of an album arrives as its
+    own message: the first one is answered, the second gets ``note`` (if any), the rest nothing (no pile of
+    offers or refusals)."""
+    if message.media_group_id is None:
+        return True
+    key = f"{s.settings.redis_prefix}album:{message.chat_id}:{message.media_group_id}"
+    seen = await s.ledger.redis.incr(key)
+    if seen == 1:
+        await s.ledger.redis.expire(key, ALBUM_TTL_S)
+    elif seen == 2 and note is not None:
+        await message.reply_text(t(lang, note))
+    return seen == 1
+
+
 async def not_a_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     me = await caller(update, context)
     assert update.effective_message is not None
+    if not await _first_of_album(svc(context), update.effective_message, me.lang, None):
+        return
     key, values = refusal_key(update.effective_message)
     await update.effective_message.reply_text(t(me.lang, key, **values))
 
@@ -186,8 +207,9 @@ async def duration_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("animate", animate))
     # Documents of every type come here too: an image file is used, anything else gets its specific reason.
-    app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, photo))
-    others = filters.VIDEO | filters.VIDEO_NOTE | filters.Sticker.ALL | filters.ANIMATION | filters.VOICE
-    app.add_handler(MessageHandler(others | filters.AUDIO, not_a_photo))
+    app.add_handler(MessageHandler(filters.PHOTO | filters.LIVE_PHOTO | filters.Document.ALL, photo))
+    # Every other kind of content a user can send (video notes, stickers, contacts, polls, dice, stories ...) gets
+    # its own reason; a payment is content too, but its handler comes later.
+    app.add_handler(MessageHandler((filters.ATTACHMENT | filters.CHECKLIST) & ~filters.SUCCESSFUL_PAYMENT, not_a_photo))
     app.add_handler(CallbackQueryHandler(style_chosen, pattern=r"^mo:"))
     app.add_handler(CallbackQueryHandler(duration_chosen, pattern=r"^dur:"))
