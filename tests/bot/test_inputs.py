@@ -61,7 +61,11 @@ def media(kind: str, **extra: Any) -> dict[str, Any]:
             "HEIC/HEIF",
         ),
         ({"document": media("d", mime_type="image/tiff", file_name="scan.tif")}, "TIFF images can't", "Картинки TIFF"),
-        ({"document": media("d", mime_type="application/zip", file_name="a.zip")}, "This file (ZIP) is not a photo", "ZIP"),
+        (
+            {"document": media("d", mime_type="application/zip", file_name="a.zip")},
+            "This file (ZIP) is not a photo",
+            "ZIP",
+        ),
     ],
 )
 async def test_each_unusable_input_gets_its_own_reason_in_both_languages(
