@@ -184,6 +184,15 @@ async def test_edited_messages_are_answered_like_new_ones(bot: Bot, fake_runpod:
     await nothing_held(bot, fake_runpod)
 
 
+async def test_a_channel_post_is_ignored_not_a_crash(bot: Bot, fake_runpod: FakeRunPod) -> None:
+    """Channel posts carry no user: they used to fail an assertion in every handler and alert the admins."""
+    post = {"message_id": 5, "date": 1, "chat": {"id": -100, "type": "channel", "title": "c"}}
+    await bot.users.feed({"channel_post": post | {"text": "hello"}})
+    await bot.users.feed({"channel_post": post | {"photo": sizes("ch")}})
+    await bot.users.feed({"edited_channel_post": post | {"text": "/imagine a fox", "edit_date": 2}})
+    assert bot.telegram.sent("sendMessage") == [] and fake_runpod.runs == []
+
+
 async def test_a_caption_with_control_characters_still_picks_the_motion_style(bot: Bot) -> None:
     bot.telegram.files["cc"] = face_jpeg()
     await bot.users.send_raw(U, photo=sizes("cc"), caption="\x07smiling\x1b\u200b")
