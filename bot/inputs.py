@@ -10,6 +10,7 @@ from typing import Final
 
 from telegram import Document, Message
 
+from workflows.liveportrait import PHOTO_MIN_SIDE
 from workflows.text import control_problem, has_visible, normalise
 
 # Image types the worker decodes, with the spellings clients use for them (image/jpg, image/pjpeg ...).
@@ -54,7 +55,7 @@ OTHER_IMAGE_SUFFIXES: Final = frozenset(
 FORMAT_NAMES: Final = {"svg+xml": "SVG", "x-ms-bmp": "BMP", "vnd.adobe.photoshop": "PSD", "x-icon": "ICO"}
 # Python's own table only: the system's mime.types differs between machines (.tif or .tiff).
 BUILTIN_TYPES: Final = mimetypes.MimeTypes()
-MIN_SIDE: Final = 256  # smaller sizes are thumbnails: too few pixels for a face
+MIN_SIDE: Final = PHOTO_MIN_SIDE  # the worker's own limit (workflows.face_check refuses smaller photos too)
 
 # Message kinds that are not media, each with its own reason (checked in this order: a venue carries a location).
 KIND_KEYS: Final = (

@@ -335,6 +335,18 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "en": "❌ I couldn't read this photo. Send a JPEG, PNG or WebP photo of one face.",
         "ru": "❌ Не удалось прочитать это фото. Отправьте фото одного лица в JPEG, PNG или WebP.",
     },
+    "photo_elongated": {
+        "en": "This photo's shape ({size}) is too long and narrow. Crop it closer to the face and send it again.",
+        "ru": "Фото слишком вытянутое ({size}). Обрежьте его ближе к лицу и отправьте снова.",
+    },
+    "photo_too_many_pixels": {
+        "en": "This photo has too many pixels ({size}). Please send one of at most {limit}.",
+        "ru": "В фото слишком много пикселей ({size}). Отправьте, пожалуйста, не больше {limit}.",
+    },
+    "face_too_small": {
+        "en": "❌ The face in this photo is too small. Send a closer photo where the face fills more of the frame.",
+        "ru": "❌ Лицо на фото слишком маленькое. Отправьте фото крупнее, где лицо занимает больше кадра.",
+    },
     "photo_too_small": {
         "en": "This photo is too small ({size}); a face needs at least {limit} on the shorter side.",
         "ru": "Фото слишком маленькое ({size}); для лица нужно не меньше {limit} по короткой стороне.",
@@ -454,6 +466,7 @@ UNITS: Final[dict[str, dict[str, str]]] = {
     "KB": {"en": "KB", "ru": "КБ"},
     "MB": {"en": "MB", "ru": "МБ"},
     "px": {"en": "px", "ru": "пикс."},
+    "MP": {"en": "MP", "ru": "Мп"},
 }
 
 
@@ -516,10 +529,15 @@ def size_pair(lang: str, size: int, limit: int) -> tuple[str, str]:
             name, scale = unit_name, next((sc for sc in scales if limit % sc == 0), scales[0])
             break
     # Babel writes the decimal separator of the language (7.1 MB, 7,1 МБ).
-    shown_limit = format_decimal(math.floor(limit / scale * 10) / 10, "#,##0.#", locale=_locale(_base(lang)))
-    shown_size = format_decimal(math.ceil(size / scale * 10) / 10, "#,##0.#", locale=_locale(_base(lang)))
+    shown_limit = number(lang, math.floor(limit / scale * 10) / 10)
+    shown_size = number(lang, math.ceil(size / scale * 10) / 10)
     label = unit(lang, name)
     return f"{shown_size} {label}", f"{shown_limit} {label}"
+
+
+def number(lang: str, value: float) -> str:
+    """A number as the language writes it, one decimal at most (7.1 in English, 7,1 in Russian)."""
+    return str(format_decimal(value, "#,##0.#", locale=_locale(_base(lang))))
 
 
 def unit(lang: str, name: str) -> str:

@@ -23,6 +23,10 @@ DEFAULT_STYLE: Final = "calm"
 DURATIONS: Final[tuple[int, ...]] = (10, 15, 20)
 SEED_MAX: Final = 2**64 - 1
 PROMPT_MAX_CHARS: Final = 300
+# A photo's shorter side below this holds no face big enough to animate: the worker's face check (face_check) and
+# the bot (before anything is downloaded) refuse it alike.
+PHOTO_MIN_SIDE: Final = 128
+PHOTO_MAX_PIXELS: Final = 40_000_000  # bigger files are refused before decoding (decompression bombs)
 
 # Word stems that select a style from free text (English and Russian), checked in this order.
 STYLE_KEYWORDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +24,9 @@ from bot.jobs import JobRequest, Kind
 from bot.media import telegram_file
 from bot.services import Services, svc
 from bot.settings import BotSettings
-from bot.texts import error_text, size_pair, t, unit
+from bot.texts import error_text, number, size_pair, t, unit
+from workflows.liveportrait import PHOTO_MAX_PIXELS, PHOTO_MIN_SIDE, resolve_style
 from workflows.liveportrait import STYLES as MOTION_STYLES
-from workflows.liveportrait import resolve_style
 
 log = logging.getLogger("bot.handlers.animate")
 INTENT = "animate"
@@ -100,8 +101,29 @@ async def _face_refusal(context: ContextTypes.DEFAULT_TYPE, me: Caller, file_id:
         return None
     code = getattr(check.code, "value", None) or "NO_FACE"
     log.info("photo refused before charging", extra={"uid": me.uid, "code": code, "faces": check.faces})
-    reason = error_text(me.lang, "NO_FACE") if code == "NO_FACE" else t(me.lang, "photo_unreadable")
-    return t(me.lang, "face_refused", reason=reason)
+    return t(me.lang, "face_refused", reason=_check_reason(me.lang, code, dict(getattr(check, "details", {}))))
+
+
+def _check_reason(lang: str, code: str, details: dict[str, Any]) -> str:
+    """The face check's verdict in the user's language, with sizes in the unit of the limit they broke."""
+    px = unit(lang, "px")
+    size = f"{details.get('width')}x{details.get('height')} {px}"
+    reason = details.get("reason")
+    if reason == "too_small":
+        return t(lang, "photo_too_small", size=size, limit=f"{PHOTO_MIN_SIDE} {px}")
+    if reason == "elongated":
+        return t(lang, "photo_elongated", size=size)
+    if reason == "too_many_pixels":
+        megapixels = int(details.get("width") or 0) * int(details.get("height") or 0) / 1_000_000
+        mp = unit(lang, "MP")
+        shown, limit = (
+            f"{number(lang, math.ceil(megapixels * 10) / 10)} {mp}",
+            f"{number(lang, PHOTO_MAX_PIXELS / 1e6)} {mp}",
+        )
+        return t(lang, "photo_too_many_pixels", size=f"{size} ({shown})", limit=limit)
+    if "face_px" in details:  # (pixels of the normalised photo: no number the user could act on)
+        return t(lang, "face_too_small")
+    return error_text(lang, "NO_FACE") if code == "NO_FACE" else t(lang, "photo_unreadable")
 
 
 def keyboard(lang: str, settings: BotSettings, draft: str, prompt: str | None) -> InlineKeyboardMarkup:

@@ -80,10 +80,10 @@ async def test_each_unusable_input_gets_its_own_reason_in_both_languages(
 
 
 async def test_a_photo_too_small_for_a_face_says_so_in_pixels(bot: Bot) -> None:
-    sizes = [{"file_id": "t", "file_unique_id": "t", "width": 200, "height": 150, "file_size": 5000}]
+    sizes = [{"file_id": "t", "file_unique_id": "t", "width": 120, "height": 90, "file_size": 5000}]
     await bot.users.send_raw(U, photo=sizes)
     assert bot.telegram.last_text(U) == (
-        "This photo is too small (200x150 px); a face needs at least 256 px on the shorter side."
+        "This photo is too small (120x90 px); a face needs at least 128 px on the shorter side."
     )
 
 

@@ -6,6 +6,7 @@ wrong Russian form, a dot for a decimal comma); they go through the real Applica
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -197,6 +198,44 @@ async def test_a_caption_with_control_characters_still_picks_the_motion_style(bo
     bot.telegram.files["cc"] = face_jpeg()
     await bot.users.send_raw(U, photo=sizes("cc"), caption="\x07smiling\x1b\u200b")
     assert any(text.startswith("✓ ") and "Cheerful" in text for text, _ in bot.telegram.last_buttons(U))
+
+
+def png(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("1", (width, height)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("size", "lang", "reply"),
+    [
+        # each was "I couldn't read this photo"
+        ((100, 90), "en", "This photo is too small (100x90 px); a face needs at least 128 px on the shorter side."),
+        ((100, 90), "ru", "Фото слишком маленькое (100x90 пикс.); для лица нужно не меньше 128 пикс."),
+        ((1000, 200), "en", "This photo's shape (1000x200 px) is too long and narrow."),
+        (
+            (8000, 6000),
+            "en",
+            "This photo has too many pixels (8000x6000 px (48 MP)). Please send one of at most 40 MP.",
+        ),
+        (
+            (8000, 6001),
+            "ru",
+            "В фото слишком много пикселей (8000x6001 пикс. (48,1 Мп)). Отправьте, пожалуйста, не больше 40 Мп.",
+        ),
+    ],
+)
+async def test_the_face_check_verdict_names_the_size_and_its_limit(
+    bot: Bot, fake_runpod: FakeRunPod, size: tuple[int, int], lang: str, reply: str
+) -> None:
+    pytest.importorskip("mediapipe")
+    bot.telegram.files["pic-1"] = png(*size)
+    document = media("pic", mime_type="image/png", file_name="pic.png", file_size=len(bot.telegram.files["pic-1"]))
+    await bot.users.send_raw(U, lang=lang, document=document)
+    assert reply in bot.telegram.last_text(U)
+    await nothing_held(bot, fake_runpod)
 
 
 # (b) prompts: one definition (workflows.text) for the preset and the bot --------------------------------------
