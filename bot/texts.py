@@ -483,7 +483,8 @@ def plural(lang: str, noun: str, count: int | float) -> str:
     """``count`` with ``noun`` in the form the language's plural rules want (``3 кредита``)."""
     forms = NOUNS[noun].get(lang) or NOUNS[noun]["en"]
     category = _locale(lang if lang in NOUNS[noun] else "en").plural_form(count)
-    return (forms.get(category) or forms["other"]).format(n=count)
+    shown = count if isinstance(count, int) else number(lang, count)  # 1.5 credits, 1,5 кредита
+    return (forms.get(category) or forms["other"]).format(n=shown)
 
 
 class _Formatter(string.Formatter):

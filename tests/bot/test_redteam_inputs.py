@@ -347,6 +347,10 @@ def _fields(text: str) -> list[tuple[str, str]]:
     return [(name, spec or "") for _, name, spec, _ in string.Formatter().parse(text) if name]
 
 
+def test_a_fraction_is_written_as_the_language_writes_it() -> None:
+    assert plural("ru", "credits", 1.5) == "1,5 кредита" and plural("en", "credits", 1.5) == "1.5 credits"
+
+
 def test_one_step_is_not_one_steps() -> None:
     assert t("en", "caption_steps", steps=1, cfg=6.5) == "1 step, CFG 6.5"  # was "1 steps"
     assert t("ru", "caption_steps", steps=22, cfg=6.5) == "22 шага, CFG 6.5"
