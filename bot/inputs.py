@@ -140,6 +140,45 @@ def _document_key(doc: Document) -> tuple[str, dict[str, object]]:
     return ("input_document", {"format": kind}) if kind else ("input_file", {})
 
 
+# Magic bytes of the formats people send: a file's content is believed over its name and MIME type.
+SIGNATURES: Final = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+    (b"%PDF", "PDF"),
+)
+HEIF_BRANDS: Final = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+READABLE: Final = ("JPEG", "PNG", "WEBP")
+
+
+def sniff(data: bytes) -> str:
+    """The format the bytes are in (JPEG, PNG, WEBP, HEIC, AVIF, GIF, TIFF, BMP, PDF, VIDEO), or ""."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[4:8] == b"ftyp":  # ISO media: HEIF/AVIF images, or an MP4/MOV video
+        brand = data[8:12]
+        return "HEIC" if brand in HEIF_BRANDS else "AVIF" if brand in (b"avif", b"avis") else "VIDEO"
+    return next((name for magic, name in SIGNATURES if data.startswith(magic)), "")
+
+
+def content_refusal(data: bytes) -> tuple[str, dict[str, object]] | None:
+    """Why a file's content (whatever its name says) can't be animated; None when it is a readable image."""
+    kind = sniff(data)
+    if kind in READABLE:
+        return None
+    keys: dict[str, tuple[str, dict[str, object]]] = {
+        "HEIC": ("input_heic", {}),
+        "GIF": ("input_animation", {}),
+        "VIDEO": ("input_video", {}),
+        "PDF": ("input_document", {"format": "PDF"}),
+        "": ("input_file", {}),
+    }
+    return keys.get(kind, ("input_image_format", {"format": kind}))
+
+
 def _format_name(suffix: str, mime: str) -> str:
     """TIFF, PDF, ZIP, SVG ... from the MIME type when it names one, else from the file name's extension; ""
     when neither says."""

@@ -18,7 +18,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.handlers.common import Caller, caller, draft_choice
 from bot.handlers.launch import launch
-from bot.inputs import MIN_SIDE, refusal_key, usable_image
+from bot.inputs import MIN_SIDE, content_refusal, refusal_key, usable_image
 from bot.job_input import VIDEO_DURATIONS, motion_prompt
 from bot.jobs import JobRequest, Kind
 from bot.media import telegram_file
@@ -86,6 +86,17 @@ def _face_checker() -> Callable[[bytes], Any] | None:
     return checker
 
 
+async def _by_content(context: ContextTypes.DEFAULT_TYPE, file_id: str, lang: str) -> PhotoPick:
+    """A file that names no type (``photo`` as application/octet-stream): used when its bytes are a JPEG, PNG or
+    WebP, otherwise refused for what they are (HEIC, PDF ...)."""
+    try:
+        data = await telegram_file(context.bot, file_id)
+    except TelegramError:
+        return PhotoPick(None, "input_file")
+    refusal = content_refusal(data)
+    return PhotoPick(file_id) if refusal is None else PhotoPick(None, refusal[0], refusal[1])
+
+
 async def _face_refusal(context: ContextTypes.DEFAULT_TYPE, me: Caller, file_id: str) -> str | None:
     """Why this photo cannot be animated (no usable face), before any credit is held; None when it can."""
     checker = _face_checker()
@@ -101,7 +112,11 @@ async def _face_refusal(context: ContextTypes.DEFAULT_TYPE, me: Caller, file_id:
         return None
     code = getattr(check.code, "value", None) or "NO_FACE"
     log.info("photo refused before charging", extra={"uid": me.uid, "code": code, "faces": check.faces})
-    return t(me.lang, "face_refused", reason=_check_reason(me.lang, code, dict(getattr(check, "details", {}))))
+    details = dict(getattr(check, "details", {}))
+    mislabelled = content_refusal(data) if code != "NO_FACE" and "reason" not in details else None
+    if mislabelled is not None:  # a HEIC named IMG.JPG, a PDF sent as image/png: say what it really is
+        return t(me.lang, mislabelled[0], **mislabelled[1])
+    return t(me.lang, "face_refused", reason=_check_reason(me.lang, code, details))
 
 
 def _check_reason(lang: str, code: str, details: dict[str, Any]) -> str:
@@ -154,6 +169,8 @@ async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _first_of_album(s, message, me.lang, "album_one_photo"):
         return
     pick = _pick_photo(message, limit, me.lang)
+    if pick.refusal == "input_file" and message.document is not None:  # no type, no extension: read its content
+        pick = await _by_content(context, message.document.file_id, me.lang)
     if pick.file_id is None:
         await message.reply_text(t(me.lang, pick.refusal, **pick.values))
         return

@@ -86,6 +86,37 @@ async def test_every_document_gets_a_fitting_answer(
     await nothing_held(bot, fake_runpod)
 
 
+HEIC_BYTES = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
+
+
+@pytest.mark.parametrize(
+    ("content", "reply"),
+    [
+        (face_jpeg(), OFFER_PHOTO),  # was "This file is not a photo": the bytes are a JPEG
+        (HEIC_BYTES, "HEIC/HEIF photos"),
+        (b"%PDF-1.7\n" + bytes(64), "This file (PDF) is not a photo"),
+        (b"\x00\x00\x00\x18ftypisom" + bytes(64), "not from videos"),
+        (b"plain text", "This file is not a photo I can read"),
+    ],
+)
+async def test_a_file_without_type_or_extension_is_judged_by_its_content(
+    bot: Bot, fake_runpod: FakeRunPod, content: bytes, reply: str
+) -> None:
+    bot.telegram.files["raw-1"] = content
+    document = media("raw", mime_type="application/octet-stream", file_name="photo", file_size=len(content))
+    await bot.users.send_raw(U, document=document)
+    assert reply in bot.telegram.last_text(U)
+    await nothing_held(bot, fake_runpod)
+
+
+async def test_a_heic_named_jpg_is_called_heic_not_unreadable(bot: Bot, fake_runpod: FakeRunPod) -> None:
+    pytest.importorskip("mediapipe")  # the bot's face check decodes it (and fails): the bytes say why
+    bot.telegram.files["lie-1"] = HEIC_BYTES
+    await bot.users.send_raw(U, document=media("lie", mime_type="image/jpeg", file_name="IMG_0001.JPG"))
+    assert "HEIC/HEIF photos" in bot.telegram.last_text(U)
+    await nothing_held(bot, fake_runpod)
+
+
 # (a) every other kind of message: a specific reply, never silence ------------------------------------------------
 
 LOCATION = {"latitude": 55.75, "longitude": 37.61}
