@@ -345,6 +345,37 @@ async def test_the_length_limit_counts_the_normalised_prompt_in_both_places(bot:
     assert "1001 символ, а предел — 1000 символов" in bot.telegram.last_text(U + 1)
 
 
+def test_bot_and_preset_agree_on_every_mix_of_the_hard_characters() -> None:
+    import random
+
+    from bot.inputs import is_blank
+    from bot.job_input import clean_prompt
+    from workflows.text import control_problem
+
+    pool = "".join(BLANK) + "".join(VALID) + "a\u0301\r\n\t é\x07\ud800"
+    rng = random.Random(12)
+    for _ in range(3000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(1, 6)))
+        try:
+            preset = SdxlParams(prompt=text).prompt
+        except ValidationError:
+            preset = None
+        assert clean_prompt(text) == preset, repr(text)
+        if is_blank(text):  # nothing the bot calls empty reaches the worker ...
+            assert preset is None, repr(text)
+        elif control_problem(text.replace("\r", "")) is None:  # ... and everything else visible is a prompt to both
+            assert preset, repr(text)
+
+
+def test_every_reason_the_inputs_module_gives_has_a_text() -> None:
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "bot" / "inputs.py").read_text()
+    keys = set(re.findall(r"\"((?:input|imagine|not_a|album)_?[a-z_]*)\"", source))
+    assert keys and keys <= set(CATALOG), keys - set(CATALOG)
+
+
 # (c) plurals and languages --------------------------------------------------------------------------------------
 
 RU_FORM = {0: "many", 1: "one", 2: "few", 3: "few", 4: "few", 5: "many", 11: "many", 12: "many", 14: "many"}
