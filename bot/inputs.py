@@ -120,7 +120,7 @@ def refusal_key(message: Message) -> tuple[str, dict[str, object]]:
         return _document_key(message.document)
     for field, key in KIND_KEYS:
         if getattr(message, field, None) is not None:
-            return key, {}
+            return key, ({"emoji": message.dice.emoji if message.dice else "🎮"} if key == "input_dice" else {})
     return "not_a_photo", {}
 
 

@@ -316,8 +316,8 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "ru": "Опросы и списки я не обрабатываю. Используйте /imagine <описание> или отправьте фото лица.",
     },
     "input_dice": {
-        "en": "🎲 Nice roll, but I only make images and videos: /imagine <prompt>, or send a face photo.",
-        "ru": "🎲 Хороший бросок, но я только создаю картинки и видео: /imagine <описание> или фото лица.",
+        "en": "{emoji} Nice one, but I only make images and videos: /imagine <prompt>, or send a face photo.",
+        "ru": "{emoji} Неплохо, но я только создаю картинки и видео: /imagine <описание> или фото лица.",
     },
     "input_story": {
         "en": "I can't open stories. Save the photo from it and send it to me as a photo.",

@@ -138,7 +138,8 @@ KINDS: list[tuple[dict[str, Any], str, str]] = [
     ({"venue": {"location": LOCATION, "title": "t", "address": "a"}, "location": LOCATION}, "a place", "места"),
     ({"poll": POLL}, "Polls and checklists", "Опросы"),
     ({"checklist": {"title": "t", "tasks": [{"id": 1, "text": "x"}]}}, "Polls and checklists", "списки"),
-    ({"dice": {"emoji": "🎲", "value": 3}}, "Nice roll", "Хороший бросок"),
+    ({"dice": {"emoji": "🎲", "value": 3}}, "🎲 Nice one", "🎲 Неплохо"),
+    ({"dice": {"emoji": "🎯", "value": 6}}, "🎯 Nice one", "🎯 Неплохо"),
     ({"story": {"chat": {"id": 5, "type": "private"}, "id": 1}}, "I can't open stories", "Истории"),
     ({"paid_media": {"star_count": 5, "paid_media": [{"type": "preview"}]}}, "paid media", "Платные медиа"),
     (
