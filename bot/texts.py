@@ -327,6 +327,10 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "en": "I can't open paid media. Send the photo itself (a photo of one face).",
         "ru": "Платные медиа я открыть не могу. Отправьте само фото (фото одного лица).",
     },
+    "prompt_needs_text": {
+        "en": "I'm waiting for the prompt as text: describe the picture in words (emoji are fine too).",
+        "ru": "Жду описание текстом: опишите картинку словами (можно и эмодзи).",
+    },
     "album_one_photo": {
         "en": "I animate one photo at a time: I took the first photo of the album.",
         "ru": "Я оживляю по одному фото: взял первое фото из альбома.",

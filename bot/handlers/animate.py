@@ -16,6 +16,8 @@ from telegram.constants import FileSizeLimit
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
+from bot.handlers import imagine
+from bot.handlers import settings as user_settings
 from bot.handlers.common import Caller, caller, draft_choice
 from bot.handlers.launch import launch
 from bot.inputs import MIN_SIDE, content_refusal, refusal_key, usable_image
@@ -30,6 +32,7 @@ from workflows.liveportrait import STYLES as MOTION_STYLES
 
 log = logging.getLogger("bot.handlers.animate")
 INTENT = "animate"
+PROMPT_INTENTS = (imagine.INTENT, user_settings.NEGATIVE_INTENT)  # the next message must be a prompt in words
 ALBUM_TTL_S = 600  # an album's messages arrive within seconds
 
 
@@ -206,6 +209,9 @@ async def not_a_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     me = await caller(update, context)
     assert update.effective_message is not None
     if not await _first_of_album(svc(context), update.effective_message, me.lang, None):
+        return
+    if await svc(context).drafts.expected(me.uid) in PROMPT_INTENTS:  # /imagine (or ✏ negative) waits for words
+        await update.effective_message.reply_text(t(me.lang, "prompt_needs_text"))
         return
     key, values = refusal_key(update.effective_message)
     await update.effective_message.reply_text(t(me.lang, key, **values))

@@ -174,6 +174,21 @@ def sizes(file_id: str) -> list[dict[str, Any]]:
     return [{"file_id": file_id, "file_unique_id": file_id, "width": 1280, "height": 1280, "file_size": 50_000}]
 
 
+async def test_a_sticker_or_voice_while_a_prompt_is_awaited_asks_for_words(bot: Bot, fake_runpod: FakeRunPod) -> None:
+    await bot.users.send(U, "/imagine")
+    await bot.users.send_raw(
+        U, sticker=media("s", width=512, height=512, type="regular", is_animated=False, is_video=False)
+    )
+    assert bot.telegram.last_text(U).startswith(
+        "I'm waiting for the prompt as text"
+    )  # was "Stickers can't be animated"
+    await bot.users.send_raw(U, voice=media("vo", duration=2))
+    assert bot.telegram.last_text(U).startswith("I'm waiting for the prompt as text")
+    await bot.users.send(U, "🔥")
+    assert OFFER_IMAGE in bot.telegram.last_text(U)
+    await nothing_held(bot, fake_runpod)
+
+
 async def test_an_album_gets_one_offer_and_one_note_not_one_per_photo(bot: Bot, fake_runpod: FakeRunPod) -> None:
     bot.telegram.files["al-1"] = face_jpeg()
     for i in range(4):
