@@ -8,7 +8,6 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from bot.inputs import is_blank
 from bot.jobs import JobRecord, JobRequest, Kind
 from bot.settings import BotSettings
 from workflows.contract import JobOutput, OutputKind
@@ -16,6 +15,7 @@ from workflows.liveportrait import DURATIONS
 from workflows.liveportrait import PROMPT_MAX_CHARS as MOTION_PROMPT_MAX_CHARS
 from workflows.presets import get_preset
 from workflows.sdxl import ASPECT_RATIOS, PROMPT_MAX_CHARS, SdxlParams
+from workflows.text import normalise, without_controls
 
 IMAGE_PRESET: Final = "sdxl"
 VARIATION_PRESET: Final = "sdxl_variation"
@@ -43,10 +43,10 @@ def prompt_limit() -> int:
 
 def motion_prompt(caption: str | None) -> str | None:
     """A photo's caption as the motion style ("smiling", "nods"), unless it is a command."""
-    text = (caption or "").strip()
-    if is_blank(text) or text.startswith("/"):
+    text = normalise(without_controls(caption or ""))  # the preset's own normal form: never refused by it
+    if not text or text.startswith("/"):
         return None
-    return text[:MOTION_PROMPT_MAX_CHARS]
+    return text[:MOTION_PROMPT_MAX_CHARS].strip() or None
 
 
 def offered(preset: str) -> bool:

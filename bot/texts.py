@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any, Final
 
 from babel import Locale
+from babel.numbers import format_decimal
 
 LANGUAGES: Final = ("en", "ru")
 
@@ -63,8 +64,12 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "ru": "Опишите, что должно быть на картинке.",
     },
     "imagine_bad_prompt": {
-        "en": "That prompt can't be used: it must be 1–{max} characters of ordinary text.",
-        "ru": "Такое описание не подходит: нужен обычный текст длиной 1–{max} символов.",
+        "en": "That prompt can't be used: it contains control characters. Please type it as ordinary text.",
+        "ru": "Такое описание не подходит: в нём есть управляющие символы. Напишите его обычным текстом.",
+    },
+    "imagine_prompt_too_long": {
+        "en": "That prompt is too long: {length:characters}, the limit is {max:characters}. Please shorten it.",
+        "ru": "Описание слишком длинное: {length:characters}, а предел — {max:characters}. Сократите его, пожалуйста.",
     },
     "imagine_pick": {
         "en": "Pick the aspect ratio. Price: {cost:credits} (balance {balance}).\n\n«{prompt}»",
@@ -291,12 +296,60 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "ru": "Картинки {format} оживить нельзя. Отправьте фото в JPEG, PNG или WebP.",
     },
     "input_document": {
-        "en": "A {format} file is not a photo. Send a photo of one face (JPEG, PNG or WebP).",
+        "en": "This file ({format}) is not a photo. Send a photo of one face (JPEG, PNG or WebP).",
         "ru": "Файл {format} — это не фото. Отправьте фото одного лица (JPEG, PNG или WebP).",
+    },
+    "input_file": {
+        "en": "This file is not a photo I can read. Send a photo of one face (JPEG, PNG or WebP).",
+        "ru": "Этот файл — не фото, которое я могу прочитать. Отправьте фото одного лица (JPEG, PNG или WebP).",
+    },
+    "input_contact": {
+        "en": "That's a contact, not a photo. Send a photo of one face to animate it, or /imagine <prompt> for an image.",
+        "ru": "Это контакт, а не фото. Отправьте фото одного лица, чтобы оживить его, или /imagine <описание>.",
+    },
+    "input_location": {
+        "en": "I can't use a location or a place. Send a photo of one face to animate it, or /imagine <prompt>.",
+        "ru": "Геопозицию и места я не обрабатываю. Отправьте фото одного лица или /imagine <описание>.",
+    },
+    "input_poll": {
+        "en": "Polls and checklists aren't something I can draw from. Use /imagine <prompt> or send a face photo.",
+        "ru": "Опросы и списки я не обрабатываю. Используйте /imagine <описание> или отправьте фото лица.",
+    },
+    "input_dice": {
+        "en": "{emoji} Nice one, but I only make images and videos: /imagine <prompt>, or send a face photo.",
+        "ru": "{emoji} Неплохо, но я только создаю картинки и видео: /imagine <описание> или фото лица.",
+    },
+    "input_story": {
+        "en": "I can't open stories. Save the photo from it and send it to me as a photo.",
+        "ru": "Истории я открыть не могу. Сохраните фото из неё и отправьте мне как фото.",
+    },
+    "input_paid_media": {
+        "en": "I can't open paid media. Send the photo itself (a photo of one face).",
+        "ru": "Платные медиа я открыть не могу. Отправьте само фото (фото одного лица).",
+    },
+    "prompt_needs_text": {
+        "en": "I'm waiting for the prompt as text: describe the picture in words (emoji are fine too).",
+        "ru": "Жду описание текстом: опишите картинку словами (можно и эмодзи).",
+    },
+    "album_one_photo": {
+        "en": "I animate one photo at a time: I took the first photo of the album.",
+        "ru": "Я оживляю по одному фото: взял первое фото из альбома.",
     },
     "photo_unreadable": {
         "en": "❌ I couldn't read this photo. Send a JPEG, PNG or WebP photo of one face.",
         "ru": "❌ Не удалось прочитать это фото. Отправьте фото одного лица в JPEG, PNG или WebP.",
+    },
+    "photo_elongated": {
+        "en": "This photo's shape ({size}) is too long and narrow. Crop it closer to the face and send it again.",
+        "ru": "Фото слишком вытянутое ({size}). Обрежьте его ближе к лицу и отправьте снова.",
+    },
+    "photo_too_many_pixels": {
+        "en": "This photo has too many pixels ({size}). Please send one of at most {limit}.",
+        "ru": "В фото слишком много пикселей ({size}). Отправьте, пожалуйста, не больше {limit}.",
+    },
+    "face_too_small": {
+        "en": "❌ The face in this photo is too small. Send a closer photo where the face fills more of the frame.",
+        "ru": "❌ Лицо на фото слишком маленькое. Отправьте фото крупнее, где лицо занимает больше кадра.",
     },
     "photo_too_small": {
         "en": "This photo is too small ({size}); a face needs at least {limit} on the shorter side.",
@@ -319,7 +372,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
     # What ran, in the result's caption
     "caption_seed": {"en": "Seed {seed}", "ru": "Seed {seed}"},
     "caption_style": {"en": "style {style}", "ru": "стиль {style}"},
-    "caption_steps": {"en": "{steps} steps, CFG {cfg}", "ru": "шагов {steps}, CFG {cfg}"},
+    "caption_steps": {"en": "{steps:steps}, CFG {cfg}", "ru": "{steps:steps}, CFG {cfg}"},
     "caption_video": {"en": "{duration} s, motion: {style}", "ru": "{duration} с, движение: {style}"},
     "caption_kind_variation": {"en": "Variation", "ru": "Вариация"},
     "caption_kind_upscale": {"en": "Upscaled 2x", "ru": "Увеличено 2x"},
@@ -397,6 +450,14 @@ NOUNS: Final[dict[str, dict[str, dict[str, str]]]] = {
         "en": {"one": "{n} request", "other": "{n} requests"},
         "ru": {"one": "{n} запрос", "few": "{n} запроса", "many": "{n} запросов", "other": "{n} запроса"},
     },
+    "characters": {
+        "en": {"one": "{n} character", "other": "{n} characters"},
+        "ru": {"one": "{n} символ", "few": "{n} символа", "many": "{n} символов", "other": "{n} символа"},
+    },
+    "steps": {
+        "en": {"one": "{n} step", "other": "{n} steps"},
+        "ru": {"one": "{n} шаг", "few": "{n} шага", "many": "{n} шагов", "other": "{n} шага"},
+    },
     "seconds": {
         "en": {"one": "{n} second", "other": "{n} seconds"},
         "ru": {"one": "{n} секунда", "few": "{n} секунды", "many": "{n} секунд", "other": "{n} секунды"},
@@ -409,6 +470,7 @@ UNITS: Final[dict[str, dict[str, str]]] = {
     "KB": {"en": "KB", "ru": "КБ"},
     "MB": {"en": "MB", "ru": "МБ"},
     "px": {"en": "px", "ru": "пикс."},
+    "MP": {"en": "MP", "ru": "Мп"},
 }
 
 
@@ -417,11 +479,16 @@ def _locale(lang: str) -> Locale:
     return Locale.parse(lang)
 
 
+def _base(lang: str) -> str:
+    return lang if lang in LANGUAGES else "en"
+
+
 def plural(lang: str, noun: str, count: int | float) -> str:
     """``count`` with ``noun`` in the form the language's plural rules want (``3 кредита``)."""
     forms = NOUNS[noun].get(lang) or NOUNS[noun]["en"]
     category = _locale(lang if lang in NOUNS[noun] else "en").plural_form(count)
-    return (forms.get(category) or forms["other"]).format(n=count)
+    shown = count if isinstance(count, int) else number(lang, count)  # 1.5 credits, 1,5 кредита
+    return (forms.get(category) or forms["other"]).format(n=shown)
 
 
 class _Formatter(string.Formatter):
@@ -434,9 +501,16 @@ class _Formatter(string.Formatter):
         return str(super().format_field(value, format_spec))
 
 
+# Telegram language codes answered in Russian: Russian, and the languages of countries where Russian is an official
+# language too (Belarus, Kazakhstan, Kyrgyzstan). Ukrainian clients read English: Russian is not official in
+# Ukraine and many users there would rather not be addressed in it; /language offers it in one tap.
+READS_RUSSIAN: Final = ("ru", "be", "kk", "ky")
+
+
 def pick_language(code: str | None) -> str:
-    """The catalog language for a Telegram language code (English for any language the bot does not speak)."""
-    return "ru" if code and code.lower().split("-")[0] in ("ru", "uk", "be", "kk") else "en"
+    """The catalog language for a Telegram language code ("ru", "ru-RU", "ru_RU", "BE"); English for any other."""
+    base = (code or "").strip().lower().replace("_", "-").split("-")[0]
+    return "ru" if base in READS_RUSSIAN else "en"
 
 
 def t(lang: str, key: str, **values: object) -> str:
@@ -459,10 +533,16 @@ def size_pair(lang: str, size: int, limit: int) -> tuple[str, str]:
         if limit >= min(scales):
             name, scale = unit_name, next((sc for sc in scales if limit % sc == 0), scales[0])
             break
-    shown_limit = f"{math.floor(limit / scale * 10) / 10:g}"
-    shown_size = f"{math.ceil(size / scale * 10) / 10:g}"
+    # Babel writes the decimal separator of the language (7.1 MB, 7,1 МБ).
+    shown_limit = number(lang, math.floor(limit / scale * 10) / 10)
+    shown_size = number(lang, math.ceil(size / scale * 10) / 10)
     label = unit(lang, name)
     return f"{shown_size} {label}", f"{shown_limit} {label}"
+
+
+def number(lang: str, value: float) -> str:
+    """A number as the language writes it, one decimal at most (7.1 in English, 7,1 in Russian)."""
+    return str(format_decimal(value, "#,##0.#", locale=_locale(_base(lang))))
 
 
 def unit(lang: str, name: str) -> str:

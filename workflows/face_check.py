@@ -19,6 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 from workflows.contract import USER_MESSAGES, ErrorCode
+from workflows.liveportrait import PHOTO_MAX_PIXELS, PHOTO_MIN_SIDE
 
 # Ships inside the mediapipe 0.10.21 wheel (Apache-2.0): nothing is downloaded at run time.
 MODEL_RESOURCE: Final = ("mediapipe", "modules/face_detection/face_detection_short_range.tflite")
@@ -28,9 +29,9 @@ MIN_WINDOW_CONFIDENCE: Final = 0.75
 MIN_FACE_SIDE: Final = 40  # pixels in the normalised photo; smaller faces animate as a blur
 
 MAX_PIXELS: Final = 1_000_000  # LivePortrait works on a 512 crop; more pixels only cost RAM and encode time
-MIN_SIDE: Final = 128  # below this no face is big enough to animate
+MIN_SIDE: Final = PHOTO_MIN_SIDE  # below this no face is big enough to animate
 MAX_ASPECT: Final = 3.0
-MAX_DECODE_PIXELS: Final = 40_000_000  # refuse bigger files before decoding them (decompression bombs)
+MAX_DECODE_PIXELS: Final = PHOTO_MAX_PIXELS  # refuse bigger files before decoding them (decompression bombs)
 TOO_SMALL_FACE: Final = (
     "The face in the photo is too small. Please send a closer photo where the face fills more of the frame."
 )
@@ -163,9 +164,15 @@ def normalize_photo(image: Image.Image, max_pixels: int = MAX_PIXELS, min_side: 
             f"The photo is too small ({width}x{height}); send one at least {min_side} pixels on each side.",
             width=width,
             height=height,
+            reason="too_small",
         )
     if max(width, height) / min(width, height) > MAX_ASPECT:
-        raise PhotoRejected(f"The photo's shape ({width}x{height}) is too elongated; crop it closer to the face.")
+        raise PhotoRejected(
+            f"The photo's shape ({width}x{height}) is too elongated; crop it closer to the face.",
+            width=width,
+            height=height,
+            reason="elongated",
+        )
     scale = min(1.0, (max_pixels / (width * height)) ** 0.5)
     new_w, new_h = _even(width * scale), _even(height * scale)
     if (new_w, new_h) == rgb.size:
@@ -217,8 +224,15 @@ def decode_photo(data: bytes, max_pixels: int = MAX_DECODE_PIXELS) -> Image.Imag
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
-                raise PhotoRejected(f"The photo is {width}x{height}; at most {max_pixels // 1_000_000} megapixels.")
+                raise PhotoRejected(
+                    f"The photo is {width}x{height}; at most {max_pixels // 1_000_000} megapixels.",
+                    width=width,
+                    height=height,
+                    reason="too_many_pixels",
+                )
             image.load()
+        except PhotoRejected:  # a ValueError too: it must not read as "corrupt" below
+            raise
         except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise PhotoRejected("The file is not a photo in a supported format (JPEG, PNG, WebP).") from exc
         except (OSError, SyntaxError, ValueError) as exc:  # PIL's ways of saying "corrupt or truncated"

@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from workflows.preset import Binding, NodeInput, Preset
+from workflows.text import normalise
 
 # Motion styles of the LivePortraitIdleAnimation node (comfy_image/nodes/idle_portrait/motion.py MotionStyle).
 STYLES: Final[tuple[str, ...]] = ("calm", "cheerful", "nods")
@@ -22,6 +23,10 @@ DEFAULT_STYLE: Final = "calm"
 DURATIONS: Final[tuple[int, ...]] = (10, 15, 20)
 SEED_MAX: Final = 2**64 - 1
 PROMPT_MAX_CHARS: Final = 300
+# A photo's shorter side below this holds no face big enough to animate: the worker's face check (face_check) and
+# the bot (before anything is downloaded) refuse it alike.
+PHOTO_MIN_SIDE: Final = 128
+PHOTO_MAX_PIXELS: Final = 40_000_000  # bigger files are refused before decoding (decompression bombs)
 
 # Word stems that select a style from free text (English and Russian), checked in this order.
 STYLE_KEYWORDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
@@ -75,9 +80,7 @@ class LivePortraitParams(BaseModel):
     def _prompt(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
-            raise ValueError("must not contain control characters")
-        return value.strip() or None
+        return normalise(value) or None
 
     @model_validator(mode="before")
     @classmethod

@@ -24,13 +24,13 @@ exactly these, so they give the best composition. Each ratio maps to the bucket 
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from typing import Any, Final, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from workflows.preset import Binding, NodeInput, Preset
 from workflows.styles import DEFAULT_STYLE, STYLES, apply_style
+from workflows.text import normalise
 
 
 class Size(NamedTuple):
@@ -97,17 +97,9 @@ def random_seed() -> int:
 
 
 def _clean_text(value: str) -> str:
-    """Strip, and refuse control characters (newline and tab are ordinary prompt whitespace).
-
-    Text of only invisible characters (zero-width spaces, joiners, marks) counts as empty.
-    """
-    value = value.strip()
-    if all(unicodedata.category(char) in ("Cf", "Zs", "Zl", "Zp") for char in value):
-        return ""
-    for char in value:
-        if unicodedata.category(char) == "Cc" and char not in "\n\t":
-            raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
-    return value
+    """The prompt in workflows.text's normal form ("" when nothing visible is left, so ``min_length`` refuses it);
+    control characters are refused. The bot validates with this same model, so both always agree."""
+    return normalise(value)
 
 
 class SamplingParams(BaseModel):

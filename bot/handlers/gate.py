@@ -1,4 +1,4 @@
-"""Runs before every handler: banned users are stopped here (admins never are)."""
+"""Runs before every handler: banned users are stopped here (admins never are), and so are updates from no user."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from bot.texts import t
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
+    if user is None:  # a channel post, a poll's new state: nobody to answer, register or charge
+        raise ApplicationHandlerStop
     s = svc(context)
-    if user is None or s.is_admin(user.id) or not await s.ledger.is_banned(user.id):
+    if s.is_admin(user.id) or not await s.ledger.is_banned(user.id):
         return
     message = update.effective_message
     if message is not None and message.successful_payment is not None:

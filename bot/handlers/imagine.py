@@ -7,7 +7,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.handlers.common import Caller, caller, command_args, draft_choice
 from bot.handlers.launch import launch
-from bot.inputs import is_blank
+from bot.inputs import is_blank, prompt_refusal
 from bot.job_input import OFFERED_ASPECTS, clean_prompt, prompt_limit
 from bot.jobs import JobRequest, Kind
 from bot.services import svc
@@ -37,7 +37,8 @@ async def offer(message: Message, context: ContextTypes.DEFAULT_TYPE, me: Caller
         return
     prompt = clean_prompt(text)
     if prompt is None:
-        await message.reply_text(t(me.lang, "imagine_bad_prompt", max=prompt_limit()))
+        key, values = prompt_refusal(text, prompt_limit())
+        await message.reply_text(t(me.lang, key, **values))
         return
     await s.drafts.clear(me.uid)
     # "Use this seed" left the settings of a result; otherwise the user's /settings apply.

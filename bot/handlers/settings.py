@@ -7,7 +7,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.captions import style_label, style_names
 from bot.handlers.common import Caller, caller
-from bot.inputs import is_blank
+from bot.inputs import is_blank, prompt_refusal
 from bot.job_input import prompt_limit
 from bot.services import Services, svc
 from bot.texts import t
@@ -127,7 +127,8 @@ async def negative_typed(message: Message, context: ContextTypes.DEFAULT_TYPE, m
     clear = is_blank(text) or text.strip() == "-"
     negative = None if clear else valid_negative(text)
     if not clear and negative is None:
-        await message.reply_text(t(me.lang, "imagine_bad_prompt", max=prompt_limit()))
+        key, values = prompt_refusal(text, prompt_limit())
+        await message.reply_text(t(me.lang, key, **values))
         return
     await s.drafts.clear(me.uid)
     us = (await store(s).get(me.uid)).model_copy(update={"negative_prompt": negative})

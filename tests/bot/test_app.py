@@ -141,7 +141,7 @@ async def test_prompt_typed_after_the_command(bot: Bot, fake_runpod: FakeRunPod)
 
 async def test_bad_prompt_is_refused_before_any_charge(bot: Bot) -> None:
     await bot.users.send(U, "/imagine " + "x" * 1200)
-    assert "1000 characters of ordinary text" in bot.telegram.last_text(U)
+    assert "too long: 1200 characters, the limit is 1000 characters" in bot.telegram.last_text(U)
     assert await bot.ledger.open_jobs() == []
 
 
@@ -365,7 +365,7 @@ async def test_photos_over_the_limit_and_other_files_are_refused(bot: Bot) -> No
     await bot.users.send_document(U, "image/png", 50 * 1024 * 1024)
     assert "too large (50 MB)" in bot.telegram.last_text(U)
     await bot.users.send_document(U, "application/pdf", 1000)
-    assert "A PDF file is not a photo" in bot.telegram.last_text(U)
+    assert "This file (PDF) is not a photo" in bot.telegram.last_text(U)
     bot.telegram.files["doc-1001"] = FACE
     await bot.users.send_document(U, "image/png", 1000)
     assert len(durations(bot)) == 3

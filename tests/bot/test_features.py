@@ -77,7 +77,7 @@ async def test_buttons_are_in_the_users_language(bot: Bot, fake_runpod: FakeRunP
     fake_runpod.script = lambda _: [image_done()]
     await bot.users.send(U, "/start", lang="ru")
     photo = await make_image(bot)
-    assert photo.get("caption") == "a red fox\nSeed 42 · шагов 25, CFG 6.5"
+    assert photo.get("caption") == "a red fox\nSeed 42 · 25 шагов, CFG 6.5"
     assert [label for label, _ in bot.telegram.buttons(photo)][:2] == ["🔁 Ещё раз · 1 кр.", "🌱 Взять этот seed"]
     assert "✅ Готово. Списано: 1 кредит, баланс 2." in bot.telegram.texts(U)
 

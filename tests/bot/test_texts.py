@@ -85,7 +85,7 @@ def test_every_error_code_has_its_own_message() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "lang"), [("ru", "ru"), ("ru-RU", "ru"), ("uk", "ru"), ("en", "en"), (None, "en"), ("de", "en")]
+    ("code", "lang"), [("ru", "ru"), ("ru-RU", "ru"), ("uk", "en"), ("en", "en"), (None, "en"), ("de", "en")]
 )
 def test_language_from_telegram(code: str | None, lang: str) -> None:
     assert pick_language(code) == lang
