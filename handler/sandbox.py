@@ -73,6 +73,8 @@ def scope_outputs(graph: dict[str, Any], classes: Mapping[str, Any], job_token: 
     for node_id, node in list(graph.items()):
         inputs = node.setdefault("inputs", {})
         prefix = inputs.get("filename_prefix")
+        if isinstance(prefix, dict) and "__value__" in prefix:  # ComfyUI unwraps {"__value__": x} to x
+            prefix = inputs["filename_prefix"] = prefix["__value__"]
         if isinstance(prefix, str):
             inputs["filename_prefix"] = safe_prefix(prefix)
         elif is_link(prefix):
