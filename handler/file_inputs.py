@@ -33,7 +33,24 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def is_link(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
+    """Exactly ComfyUI's test (comfy_execution.graph_utils.is_link): ``["9", 0.0]`` is a link too."""
+    return (
+        isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], (int, float))
+    )
+
+
+def unwrap_values(graph: Mapping[str, Any]) -> None:
+    """Replace every ``{"__value__": x}`` input by ``x``, as ComfyUI's validation does before execution.
+
+    ComfyUI validates the wrapped value as a literal but then executes the unwrapped one, so a wrapped ``["9", 0]``
+    runs as a link: every check must see the graph as it will run.
+    """
+    for node in graph.values():
+        inputs = node.get("inputs") if isinstance(node, dict) else None
+        if isinstance(inputs, dict):
+            for name, value in list(inputs.items()):
+                if isinstance(value, dict) and "__value__" in value:
+                    inputs[name] = value["__value__"]
 
 
 def path_like(value: str) -> bool:

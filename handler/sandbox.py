@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from handler.budgets import check_budgets
 from handler.comfy_boot import ComfyModules
 from handler.errors import ErrorCode, JobError
-from handler.file_inputs import FileRules, check_file_inputs, is_link
+from handler.file_inputs import FileRules, check_file_inputs, is_link, unwrap_values
 from handler.files import JobFiles
 from handler.settings import WorkerSettings
 
@@ -73,8 +73,6 @@ def scope_outputs(graph: dict[str, Any], classes: Mapping[str, Any], job_token: 
     for node_id, node in list(graph.items()):
         inputs = node.setdefault("inputs", {})
         prefix = inputs.get("filename_prefix")
-        if isinstance(prefix, dict) and "__value__" in prefix:  # ComfyUI unwraps {"__value__": x} to x
-            prefix = inputs["filename_prefix"] = prefix["__value__"]
         if isinstance(prefix, str):
             inputs["filename_prefix"] = safe_prefix(prefix)
         elif is_link(prefix):
@@ -97,6 +95,7 @@ class JobGuard:
 
     def __call__(self, comfy: ComfyModules, graph: dict[str, Any]) -> None:
         classes: dict[str, Any] = comfy.nodes.NODE_CLASS_MAPPINGS
+        unwrap_values(graph)  # the checks below see the graph as ComfyUI will execute it
         if self.raw:
             check_node_policy(graph, self.settings)
         rules = FileRules(self.files.input_dir, self.files.staged, lambda: _model_names(comfy))

@@ -330,3 +330,36 @@ async def test_an_animated_save_of_many_frames_is_one_output(worker: Any) -> Non
     graph["2"] = {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["1", 0], **save}}
     out = ok(await run_job(worker, {"workflow": graph}))
     assert len(out.outputs) == 1
+
+
+# ---- links spelled the way ComfyUI also reads as links --------------------------------------------------------------
+
+
+def _linked_name(class_type: str, name: str, target: str, link: Any) -> dict[str, Any]:
+    return {
+        "9": {"class_type": "PrimitiveString", "inputs": {"value": target}},
+        "1": {"class_type": class_type, "inputs": {name: link}},
+        "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}},
+    }
+
+
+@pytest.mark.parametrize("link", [["9", 0.0], {"__value__": ["9", 0]}], ids=["float index", "wrapped"])
+@pytest.mark.parametrize(("class_type", "name"), [("LoadLatent", "latent"), ("CheckpointLoaderSimple", "ckpt_name")])
+async def test_a_file_name_linked_in_another_spelling_is_refused(
+    worker: Any, tmp_path: Path, link: Any, class_type: str, name: str
+) -> None:
+    fifo = tmp_path / "secret.latent"
+    os.mkfifo(fifo)
+    error = failed(await run_job(worker, {"workflow": _linked_name(class_type, name, str(fifo), link)}))
+    assert (error.code, error.details.get("reason")) == ("INVALID_INPUT", "linked"), error
+    await _next_job_runs(worker)
+
+
+@pytest.mark.parametrize("link", [["1", 0.0], {"__value__": ["1", 0]}], ids=["float index", "wrapped"])
+async def test_a_size_behind_another_link_spelling_is_counted(worker: Any, progress_sink: Any, link: Any) -> None:
+    graph = _chain(_image(4096), [("ImageScaleBy", {"image": "<", "upscale_method": "nearest-exact", "scale_by": 8.0})])
+    graph["10"]["inputs"]["image"] = link
+    error = failed(await run_job(worker, {"workflow": graph}, job_id=f"redteam-link-{id(link)}"))
+    assert (error.code, error.details.get("budget")) == ("INVALID_INPUT", "MAX_JOB_PIXELS"), error
+    assert not progress_sink.for_job(f"redteam-link-{id(link)}")
+    await _next_job_runs(worker)
