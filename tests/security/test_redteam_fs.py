@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.handler import graphs
-from tests.handler.helpers import b64_image, failed, ok, run_job
+from tests.handler.helpers import b64_image, failed, ok, png, run_job
 
 MB = 1024 * 1024
 
@@ -363,3 +363,40 @@ async def test_a_size_behind_another_link_spelling_is_counted(worker: Any, progr
     assert (error.code, error.details.get("budget")) == ("INVALID_INPUT", "MAX_JOB_PIXELS"), error
     assert not progress_sink.for_job(f"redteam-link-{id(link)}")
     await _next_job_runs(worker)
+
+
+class _UncachedLoader:
+    """A third-party loader without IS_CHANGED: ComfyUI caches it by its inputs, i.e. by the file's name."""
+
+    CATEGORY = "testing"
+    FUNCTION = "load"
+    RETURN_TYPES = ("IMAGE",)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        import folder_paths
+
+        return {
+            "required": {"picture": (sorted(os.listdir(folder_paths.get_input_directory())), {"image_upload": True})}
+        }
+
+    def load(self, picture: str) -> tuple[Any]:
+        import folder_paths
+        import numpy as np
+        import torch
+
+        with Image.open(folder_paths.get_annotated_filepath(picture)) as image:
+            pixels = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        return (torch.from_numpy(pixels)[None],)
+
+
+async def test_a_loader_without_a_fingerprint_never_serves_an_earlier_jobs_image(worker: Any) -> None:
+    worker.engine.comfy.nodes.NODE_CLASS_MAPPINGS["RedteamUncachedLoader"] = _UncachedLoader
+    graph = {
+        "1": {"class_type": "RedteamUncachedLoader", "inputs": {"picture": "photo.png"}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "seen"}},
+    }
+    for color in ((200, 10, 10), (0, 0, 255)):
+        staged = [{"name": "photo.png", "image": b64_image(Image.new("RGB", (8, 8), color))}]
+        out = ok(await run_job(worker, {"workflow": graph, "images": staged}))
+        assert png(out.outputs[0].data or "").convert("RGB").getpixel((1, 1)) == color, "the job's own image"
