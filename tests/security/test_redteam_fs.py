@@ -400,3 +400,38 @@ async def test_a_loader_without_a_fingerprint_never_serves_an_earlier_jobs_image
         staged = [{"name": "photo.png", "image": b64_image(Image.new("RGB", (8, 8), color))}]
         out = ok(await run_job(worker, {"workflow": graph, "images": staged}))
         assert png(out.outputs[0].data or "").convert("RGB").getpixel((1, 1)) == color, "the job's own image"
+
+
+# ---- model savers ----------------------------------------------------------------------------------------------------
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["literal", "linked"])
+async def test_a_checkpoint_save_never_lands_among_the_models(
+    worker: Any, tiny_checkpoint: str, models_dir: Path, linked: bool
+) -> None:
+    before = _tree(models_dir)
+    aim = "../" * 12 + str(models_dir / "checkpoints" / "evil").lstrip("/")
+    graph: dict[str, Any] = {
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": tiny_checkpoint}},
+        "9": {"class_type": "PrimitiveString", "inputs": {"value": aim}},
+        "2": {
+            "class_type": "CheckpointSave",
+            "inputs": {
+                "model": ["4", 0],
+                "clip": ["4", 1],
+                "vae": ["4", 2],
+                "filename_prefix": ["9", 0] if linked else aim,
+            },
+        },
+    }
+    result = await run_job(worker, {"workflow": graph})
+    if "error" in result:
+        assert failed(result).code != "INTERNAL"
+    await worker.cleaned()
+    assert _tree(models_dir) == before, "nothing written among the models"
+    assert not list(worker.settings.work_dir.rglob("*.safetensors")), "nothing left behind"
+    await _next_job_runs(worker)
