@@ -253,7 +253,12 @@ def check_produced(produced: Sequence[ProducedFile], texts: Sequence[ProducedTex
     count = len(produced) + len(texts)
     if count > s.max_job_outputs:
         raise over_budget("max_job_outputs", s.max_job_outputs, f"The job produced {count} outputs", requested=count)
-    total = sum(p.size for p in produced) + sum(len(t.text.encode("utf-8", "surrogatepass")) for t in texts)
+    text_bytes = sum(len(t.text.encode("utf-8", "surrogatepass")) for t in texts)
+    if text_bytes > s.max_base64_bytes:  # texts are always returned inline, whatever the delivery
+        raise over_budget(
+            "max_base64_bytes", s.max_base64_bytes, f"The job's texts total {text_bytes} bytes", requested=text_bytes
+        )
+    total = sum(p.size for p in produced) + text_bytes
     if total > s.max_output_bytes:
         raise over_budget(
             "max_output_bytes", s.max_output_bytes, f"The job's outputs total {total} bytes", requested=total

@@ -311,14 +311,17 @@ async def test_a_webcam_capture_name_is_a_file_input(worker: Any, tmp_path: Path
 # ---- outputs -------------------------------------------------------------------------------------------------------
 
 
-async def test_text_outputs_count_toward_the_output_bytes(worker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(worker.settings, "max_output_bytes", 1000)
+@pytest.mark.parametrize("setting", ["MAX_OUTPUT_BYTES", "MAX_BASE64_BYTES"])
+async def test_text_outputs_count_toward_the_output_budgets(
+    worker: Any, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    monkeypatch.setattr(worker.settings, setting.lower(), 1000)
     graph = {
         "1": {"class_type": "PrimitiveString", "inputs": {"value": "x" * 5000}},
         "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}},
     }
     error = failed(await run_job(worker, {"workflow": graph}))
-    assert (error.code, error.details.get("budget")) == ("INVALID_INPUT", "MAX_OUTPUT_BYTES"), error
+    assert (error.code, error.details.get("budget")) == ("INVALID_INPUT", setting), error
     monkeypatch.undo()
     await _next_job_runs(worker)
 
