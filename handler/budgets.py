@@ -46,6 +46,7 @@ class Estimate:
     width: float = 0  # per frame
     height: float = 0
     frames: int = 1
+    text: int = 0  # bytes of the text a STRING node makes
 
     @property
     def pixels(self) -> int:
@@ -189,6 +190,21 @@ def _upstream(inputs: Mapping[str, Any], estimates: Mapping[str, Estimate]) -> E
     return Estimate(width, height, frames)
 
 
+def _text(node: _Node, estimates: Mapping[str, Estimate]) -> int:
+    """Bytes of text a STRING node may make: its text inputs together (StringConcatenate linked to one source
+    twice doubles it), and a ``replace`` may stand in for every character of ``string`` (StringReplace)."""
+    sizes: dict[str, int] = {}
+    for name, value in node.inputs.items():
+        if isinstance(value, str):
+            sizes[name] = len(value.encode("utf-8", "surrogatepass"))
+        elif is_link(value) and value[0] in estimates:
+            sizes[name] = estimates[value[0]].text
+    total = sum(sizes.values())
+    if "replace" in sizes:
+        total += (sizes.get("string", 0) + 1) * sizes["replace"]
+    return min(total, int(_HUGE))
+
+
 def _returns(cls: Any, types: set[str]) -> bool:
     returns = getattr(cls, "RETURN_TYPES", ()) or ()
     return any(isinstance(t, str) and t in types for t in returns)
@@ -219,9 +235,18 @@ def check_budgets(
             continue
         node = _Node(cls, inputs, definitions(cls))
         width, height = (min(max(side, 0.0), _HUGE) for side in _size(node, upstream, staged))
-        estimate = Estimate(width, height, _frames(node, upstream))
+        text = _text(node, estimates) if _returns(cls, {"STRING"}) else 0
+        estimate = Estimate(width, height, _frames(node, upstream), text)
         estimates[node_id] = estimate
         where = {"node_id": node_id, "class_type": class_type}
+        if text > s.max_output_bytes:
+            raise over_budget(
+                "max_output_bytes",
+                s.max_output_bytes,
+                f"Node {node_id} ({class_type}) could make a text of {text} bytes",
+                requested=text,
+                **where,
+            )
         total = estimate.pixels * estimate.frames
         if _returns(cls, TENSOR_TYPES) and total > s.max_job_pixels:
             raise over_budget(

@@ -438,3 +438,46 @@ async def test_a_checkpoint_save_never_lands_among_the_models(
     assert _tree(models_dir) == before, "nothing written among the models"
     assert not list(worker.settings.work_dir.rglob("*.safetensors")), "nothing left behind"
     await _next_job_runs(worker)
+
+
+# ---- text that grows at run time -------------------------------------------------------------------------------------
+
+
+def _doubling_text(steps: int) -> dict[str, Any]:
+    graph: dict[str, Any] = {"1": {"class_type": "PrimitiveString", "inputs": {"value": "x" * 1000}}}
+    source = "1"
+    for i in range(steps):
+        node = str(10 + i)
+        inputs = {"string_a": [source, 0], "string_b": [source, 0], "delimiter": ""}
+        graph[node] = {"class_type": "StringConcatenate", "inputs": inputs}
+        source = node
+    graph["2"] = {"class_type": "PreviewAny", "inputs": {"source": [source, 0]}}
+    return graph
+
+
+def _replaced_text() -> dict[str, Any]:
+    graph: dict[str, Any] = {"1": {"class_type": "PrimitiveString", "inputs": {"value": "x" * 100_000}}}
+    source = "1"
+    for i in range(3):
+        node = str(10 + i)
+        graph[node] = {
+            "class_type": "StringReplace",
+            "inputs": {"string": [source, 0], "find": "x", "replace": "x" * 100_000},
+        }
+        source = node
+    graph["2"] = {"class_type": "PreviewAny", "inputs": {"source": [source, 0]}}
+    return graph
+
+
+@pytest.mark.parametrize("graph", [_doubling_text(40), _replaced_text()], ids=["concatenate", "replace"])
+async def test_text_that_would_grow_past_the_output_budget_is_refused_before_running(
+    worker: Any, graph: dict[str, Any]
+) -> None:
+    for node in graph.values():
+        _node(worker, node["class_type"])
+    process = psutil.Process()
+    rss_before = process.memory_info().rss
+    error = failed(await run_job(worker, {"workflow": graph}))
+    assert (error.code, error.details.get("budget")) == ("INVALID_INPUT", "MAX_OUTPUT_BYTES"), error
+    assert process.memory_info().rss - rss_before < 64 * MB
+    ok(await run_job(worker, {"workflow": _doubling_text(3)}))
