@@ -175,14 +175,15 @@ def _frames(node: _Node, upstream: Estimate) -> int:
     return upstream.frames
 
 
-def _upstream(inputs: Mapping[str, Any], estimates: Mapping[str, Estimate]) -> Estimate:
-    """The largest linked estimate; inputs numbered alike (ImageBatch's image1, image2) add their frames."""
+def _upstream(inputs: Mapping[str, Any], defs: Mapping[str, Any], estimates: Mapping[str, Estimate]) -> Estimate:
+    """The largest linked estimate; tensor inputs numbered alike (ImageBatch's image1, image2) add their frames."""
     sources = {name: estimates[v[0]] for name, v in inputs.items() if is_link(v) and v[0] in estimates}
     frames = max((e.frames for e in sources.values()), default=1)
     groups: dict[str, int] = {}
     for name, estimate in sources.items():
+        spec = input_spec(defs, name)
         match = _NUMBERED.match(name)
-        if match:
+        if match and spec is not None and spec[0] in TENSOR_TYPES:
             groups[match.group(1)] = groups.get(match.group(1), 0) + estimate.frames
     frames = max([frames, *groups.values()])
     width = max((e.width for e in sources.values()), default=0)
@@ -229,11 +230,12 @@ def check_budgets(
         class_type = graph[node_id]["class_type"]
         cls = classes.get(class_type)
         inputs = graph[node_id].get("inputs", {})
-        upstream = _upstream(inputs, estimates)
+        defs = definitions(cls) if cls is not None else {}
+        upstream = _upstream(inputs, defs, estimates)
         if cls is None:
             estimates[node_id] = upstream
             continue
-        node = _Node(cls, inputs, definitions(cls))
+        node = _Node(cls, inputs, defs)
         width, height = (min(max(side, 0.0), _HUGE) for side in _size(node, upstream, staged))
         text = _text(node, estimates) if _returns(cls, {"STRING"}) else 0
         estimate = Estimate(width, height, _frames(node, upstream), text)
