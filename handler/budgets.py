@@ -1,10 +1,14 @@
 """Budgets a graph must fit before it runs: pixels, frames and outputs, estimated from literal inputs.
 
-Each node's output is estimated as (pixels per frame, frames), walking the graph in dependency order:
+Each node's output is estimated as (width, height, frames), walking the graph in dependency order:
 
-- a node with ``width`` and ``height`` inputs makes frames of that size (EmptyImage, EmptyLatentImage,
-  EmptySD3LatentImage, ImageScale, video latents); a file input uses the staged image's size;
-- ``scale_by``/``upscale_by``/``scale_factor`` multiply the upstream size (ImageScaleBy, LatentUpscaleBy);
+- a node with ``<prefix>width`` and ``<prefix>height`` inputs makes frames of that size (EmptyImage, latents,
+  ImageScale, ResizeAndPadImage's ``target_*``, ImageGrid's ``cell_*``); a file input uses the staged image's size;
+  ``largest_size``/``longer_edge``/``resolution`` bound both sides, ``shorter_edge`` and ``megapixels`` scale the
+  upstream frame; ``seconds`` is audio, counted as 2 x 44100 samples per second;
+- ``scale_by``/``upscale_by``/``scale_factor`` multiply the upstream size (ImageScaleBy, LatentUpscaleBy), and
+  ``left``/``right``/``top``/``bottom``/``spacing_width`` add to it (ImagePadForOutpaint, ImageStitch);
+- inputs numbered alike (``image1``/``image2``: ImageBatch, LatentBatch, LatentConcat) add their frames;
 - ``batch_size`` x ``length`` (or ``frames``/``num_frames``/``video_frames``) sets the frame count,
   ``amount`` multiplies the upstream one (RepeatImageBatch), ``duration``/``duration_s`` x ``fps`` sets it;
 - anything else carries the largest upstream estimate.
@@ -17,25 +21,36 @@ whole); those and nodes that return VIDEO (encoded as it is made) to the frame b
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from handler.errors import ErrorCode, JobError
 from handler.file_inputs import UPLOAD_FLAGS, bypasses_checks, definitions, input_spec, is_link
-from handler.outputs import ProducedFile
+from handler.outputs import ProducedFile, ProducedText
 from handler.settings import WorkerSettings
 
 TENSOR_TYPES = {"IMAGE", "LATENT", "MASK"}  # held in memory whole: pixels x frames
 VISUAL_TYPES = TENSOR_TYPES | {"VIDEO"}  # VIDEO is encoded as it is made: frames only
 _SCALE_KEYS = ("scale_by", "upscale_by", "scale_factor")
 _LENGTH_KEYS = ("length", "frames", "num_frames", "video_frames")
+_HUGE = 2.0**40  # any side past this is over every budget; keeps products of hostile numbers finite
+MODEL_UPSCALE = 4  # ImageUpscaleWithModel: the common 4x models (a larger factor is not bounded here)
+_EDGE_KEYS = ("largest_size", "longer_edge", "shorter_edge", "resolution")
+_NUMBERED = re.compile(r"^(.*?)[._]?\d+$")  # image1/image2, samples1/samples2: inputs joined into one batch
 
 
 @dataclass(frozen=True)
 class Estimate:
-    pixels: int = 0  # per frame
+    width: float = 0  # per frame
+    height: float = 0
     frames: int = 1
+    text: int = 0  # bytes of the text a STRING node makes
+
+    @property
+    def pixels(self) -> int:
+        return int(self.width * self.height)
 
 
 def over_budget(setting: str, limit: int, message: str, **details: Any) -> JobError:
@@ -100,29 +115,56 @@ class _Node:
         return number
 
 
-def _pixels(node: _Node, upstream: Estimate, staged: Mapping[str, tuple[int, int]]) -> int:
-    width, height = node.number("width"), node.number("height")
-    if width is not None and height is not None and (width > 0 or height > 0):
-        width, height = (width or height), (height or width)  # 0 keeps the aspect: bound it by the other side
-        return int(width) * int(height)
+def _dimension_pairs(node: _Node) -> list[tuple[float, float]]:
+    """Every ``<prefix>width``/``<prefix>height`` pair (width, target_width, cell_width ...) the node takes."""
+    pairs = []
+    for name in (*node.inputs, *(node.defs.get("required") or {}), *(node.defs.get("optional") or {})):
+        if name.endswith("width"):
+            width, height = node.number(name), node.number(name[: -len("width")] + "height")
+            if width is not None and height is not None and (width > 0 or height > 0):
+                pairs.append((width or height, height or width))  # 0 keeps the aspect: bound it by the other side
+    return pairs
+
+
+def _size(node: _Node, upstream: Estimate, staged: Mapping[str, tuple[int, int]]) -> tuple[float, float]:
+    """(width, height) of the node's frames; audio is counted as 2 x samples (44.1 kHz) per batch item."""
+    pairs = _dimension_pairs(node)
+    if pairs:
+        return max(w for w, _ in pairs), max(h for _, h in pairs)
     for name, value in node.inputs.items():
         spec = input_spec(node.defs, name)
         if spec and any(spec[1].get(flag) for flag in UPLOAD_FLAGS) and isinstance(value, str) and value in staged:
-            w, h = staged[value]
-            return w * h
-    pixels = upstream.pixels
+            return staged[value]
+    seconds = node.number("seconds")
+    if seconds is not None and seconds > 0:
+        return seconds * 44100, 2
+    width, height = upstream.width, upstream.height
+    for key in _EDGE_KEYS:  # a side length: the longer side of the result is at most that
+        edge = node.number(key)
+        if edge is not None and edge > 0:
+            short = min(width, height) if width and height else 0
+            scale = edge / short if key == "shorter_edge" and short else 1
+            return (width * scale, height * scale) if scale != 1 else (max(edge, 1), max(edge, 1))
+    megapixels = node.number("megapixels")
+    if megapixels is not None and megapixels > 0 and width and height:
+        scale = math.sqrt(megapixels * 1_000_000 / (width * height))
+        width, height = width * max(scale, 1), height * max(scale, 1)
     for key in _SCALE_KEYS:
         factor = node.number(key)
         if factor is not None and factor > 1:
-            pixels = int(pixels * factor * factor)
-    return pixels
+            width, height = width * factor, height * factor
+    if any((spec := input_spec(node.defs, name)) and spec[0] == "UPSCALE_MODEL" for name in node.inputs):
+        width, height = width * MODEL_UPSCALE, height * MODEL_UPSCALE  # the model's own factor: unknown until loaded
+    width += sum(node.number(k) or 0 for k in ("left", "right", "spacing_width"))  # padding grows the frame
+    height += sum(node.number(k) or 0 for k in ("top", "bottom"))
+    return width, height
 
 
 def _frames(node: _Node, upstream: Estimate) -> int:
     duration = node.number("duration_s") or node.number("duration")
     fps = node.number("fps") or node.number("frame_rate")
     if duration and fps:
-        return math.ceil(duration * fps)
+        return math.ceil(min(duration * fps, _HUGE))
     counts = [node.number(key) for key in ("batch_size", *_LENGTH_KEYS)]
     known = [int(c) for c in counts if c is not None and c >= 1]
     if known:
@@ -131,6 +173,37 @@ def _frames(node: _Node, upstream: Estimate) -> int:
     if amount is not None and amount >= 1:
         return upstream.frames * int(amount)
     return upstream.frames
+
+
+def _upstream(inputs: Mapping[str, Any], defs: Mapping[str, Any], estimates: Mapping[str, Estimate]) -> Estimate:
+    """The largest linked estimate; tensor inputs numbered alike (ImageBatch's image1, image2) add their frames."""
+    sources = {name: estimates[v[0]] for name, v in inputs.items() if is_link(v) and v[0] in estimates}
+    frames = max((e.frames for e in sources.values()), default=1)
+    groups: dict[str, int] = {}
+    for name, estimate in sources.items():
+        spec = input_spec(defs, name)
+        match = _NUMBERED.match(name)
+        if match and spec is not None and spec[0] in TENSOR_TYPES:
+            groups[match.group(1)] = groups.get(match.group(1), 0) + estimate.frames
+    frames = max([frames, *groups.values()])
+    width = max((e.width for e in sources.values()), default=0)
+    height = max((e.height for e in sources.values()), default=0)
+    return Estimate(width, height, frames)
+
+
+def _text(node: _Node, estimates: Mapping[str, Estimate]) -> int:
+    """Bytes of text a STRING node may make: its text inputs together (StringConcatenate linked to one source
+    twice doubles it), and a ``replace`` may stand in for every character of ``string`` (StringReplace)."""
+    sizes: dict[str, int] = {}
+    for name, value in node.inputs.items():
+        if isinstance(value, str):
+            sizes[name] = len(value.encode("utf-8", "surrogatepass"))
+        elif is_link(value) and value[0] in estimates:
+            sizes[name] = estimates[value[0]].text
+    total = sum(sizes.values())
+    if "replace" in sizes:
+        total += (sizes.get("string", 0) + 1) * sizes["replace"]
+    return min(total, int(_HUGE))
 
 
 def _returns(cls: Any, types: set[str]) -> bool:
@@ -143,7 +216,8 @@ def _outputs_of(cls: Any, defs: Mapping[str, Any], upstream: Estimate) -> int:
     takes_images = any(
         spec[0] == "IMAGE" for cat in ("required", "optional") for spec in (defs.get(cat) or {}).values() if spec
     )
-    return upstream.frames if takes_images else 1
+    animated = any(input_spec(defs, key) for key in ("fps", "frame_rate"))  # SaveAnimatedWEBP, SaveWEBM: one file
+    return upstream.frames if takes_images and not animated else 1
 
 
 def check_budgets(
@@ -156,15 +230,25 @@ def check_budgets(
         class_type = graph[node_id]["class_type"]
         cls = classes.get(class_type)
         inputs = graph[node_id].get("inputs", {})
-        sources = [estimates[v[0]] for v in inputs.values() if is_link(v) and v[0] in estimates]
-        upstream = Estimate(max((e.pixels for e in sources), default=0), max((e.frames for e in sources), default=1))
+        defs = definitions(cls) if cls is not None else {}
+        upstream = _upstream(inputs, defs, estimates)
         if cls is None:
             estimates[node_id] = upstream
             continue
-        node = _Node(cls, inputs, definitions(cls))
-        estimate = Estimate(_pixels(node, upstream, staged), _frames(node, upstream))
+        node = _Node(cls, inputs, defs)
+        width, height = (min(max(side, 0.0), _HUGE) for side in _size(node, upstream, staged))
+        text = _text(node, estimates) if _returns(cls, {"STRING"}) else 0
+        estimate = Estimate(width, height, _frames(node, upstream), text)
         estimates[node_id] = estimate
         where = {"node_id": node_id, "class_type": class_type}
+        if text > s.max_output_bytes:
+            raise over_budget(
+                "max_output_bytes",
+                s.max_output_bytes,
+                f"Node {node_id} ({class_type}) could make a text of {text} bytes",
+                requested=text,
+                **where,
+            )
         total = estimate.pixels * estimate.frames
         if _returns(cls, TENSOR_TYPES) and total > s.max_job_pixels:
             raise over_budget(
@@ -190,13 +274,18 @@ def check_budgets(
         )
 
 
-def check_produced(produced: Sequence[ProducedFile], s: WorkerSettings) -> None:
-    """Before delivery: at most MAX_JOB_OUTPUTS files of at most MAX_OUTPUT_BYTES together (S3 and base64)."""
-    if len(produced) > s.max_job_outputs:
+def check_produced(produced: Sequence[ProducedFile], texts: Sequence[ProducedText], s: WorkerSettings) -> None:
+    """Before delivery: at most MAX_JOB_OUTPUTS files and texts of at most MAX_OUTPUT_BYTES together (S3, base64,
+    and texts, which are always returned inline)."""
+    count = len(produced) + len(texts)
+    if count > s.max_job_outputs:
+        raise over_budget("max_job_outputs", s.max_job_outputs, f"The job produced {count} outputs", requested=count)
+    text_bytes = sum(len(t.text.encode("utf-8", "surrogatepass")) for t in texts)
+    if text_bytes > s.max_base64_bytes:  # texts are always returned inline, whatever the delivery
         raise over_budget(
-            "max_job_outputs", s.max_job_outputs, f"The job wrote {len(produced)} output files", requested=len(produced)
+            "max_base64_bytes", s.max_base64_bytes, f"The job's texts total {text_bytes} bytes", requested=text_bytes
         )
-    total = sum(p.size for p in produced)
+    total = sum(p.size for p in produced) + text_bytes
     if total > s.max_output_bytes:
         raise over_budget(
             "max_output_bytes", s.max_output_bytes, f"The job's outputs total {total} bytes", requested=total

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from handler import previews
+from handler import fs_guard, previews
 from handler.comfy_boot import ComfyModules, import_comfy
 from handler.comfy_server import EngineServer, install
 from handler.engine_errors import execution_error, validation_error
@@ -58,6 +58,7 @@ class _Run:
     on_progress: ProgressCallback | None
     dirs: dict[str, Path] | None = None  # the job's own input/output/temp folders
     guard: Guard | None = None
+    confine: Path | None = None  # a raw workflow's job folder: its nodes write only there (handler/fs_guard.py)
     stop_code: ErrorCode | None = None
     node: str | None = None
     events: list[tuple[str, Any]] = field(default_factory=list)
@@ -113,13 +114,14 @@ class ComfyEngine:
         on_progress: ProgressCallback | None = None,
         dirs: dict[str, Path] | None = None,
         guard: Guard | None = None,
+        confine: Path | None = None,
     ) -> EngineResult:
         """Validate and execute one API-format graph; raises JobError with a specific code on failure.
 
         With ``dirs``, ComfyUI's input/output/temp folders are the job's own while it runs; ``guard`` checks the
-        graph first.
+        graph first; with ``confine``, nodes write only inside that folder while they execute.
         """
-        run = _Run(job_id=job_id, prompt=prompt, on_progress=on_progress, dirs=dirs, guard=guard)
+        run = _Run(job_id=job_id, prompt=prompt, on_progress=on_progress, dirs=dirs, guard=guard, confine=confine)
         with self._lock:
             self._run = run
         try:
@@ -186,7 +188,8 @@ class ComfyEngine:
             raise validation_error(error or {"message": "Some outputs failed validation."}, node_errors)
         validated = time.perf_counter()
         self._raise_if_stopped(run)
-        self._executor.execute(run.prompt, run.job_id, {"client_id": "engine"}, outputs)
+        with fs_guard.confined(run.confine, self.settings.work_dir) if run.confine else contextlib.nullcontext():
+            self._executor.execute(run.prompt, run.job_id, {"client_id": "engine"}, outputs)
         executed = time.perf_counter()
         for event, data in self._executor.status_messages:
             if event == "execution_error":

@@ -76,6 +76,13 @@ def execution_error(data: dict[str, Any]) -> JobError:
         "exception_type": exc_type,
         "exception_message": exc_message[:2000],
     }
+    if exc_type.endswith("SandboxViolation"):  # handler/fs_guard.py: a node touched another file than the job's
+        return JobError(
+            ErrorCode.INVALID_INPUT,
+            f"Node {data.get('node_id')} ({data.get('node_type')}): {exc_message.splitlines()[0]}"[:500],
+            field="workflow",
+            **details,
+        )
     if "OutOfMemory" in exc_type or "out of memory" in exc_message.lower():
         return JobError(ErrorCode.OUT_OF_MEMORY, **details)
     # Our idle-animation node and KJ's LivePortraitProcess both raise when their cropper finds no face.

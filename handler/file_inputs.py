@@ -9,7 +9,8 @@ covered without a list of class names), with ComfyUI's folders already pointing 
   that looks like a path (absolute, ``..``, a ``[output]``/``[input]``/``[temp]`` annotation, a backslash) or
   that the node's own VALIDATE_INPUTS would accept unlisted is refused;
 - a link into a file combo is refused (its value is unknown until the graph runs);
-- a structured literal (a dict or list) in an input of a node-specific type (Load3D's widget) is refused.
+- a structured literal (a dict or list) or a path-like string in an input of a node-specific type (Load3D's
+  widget, WebcamCapture's ``WEBCAM`` file name) is refused.
 
 Every refusal is the same INVALID_INPUT whatever the name points at: nothing is looked up outside the job's
 folder, so the answer says nothing about which files exist.
@@ -32,7 +33,24 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def is_link(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
+    """Exactly ComfyUI's test (comfy_execution.graph_utils.is_link): ``["9", 0.0]`` is a link too."""
+    return (
+        isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], (int, float))
+    )
+
+
+def unwrap_values(graph: Mapping[str, Any]) -> None:
+    """Replace every ``{"__value__": x}`` input by ``x``, as ComfyUI's validation does before execution.
+
+    ComfyUI validates the wrapped value as a literal but then executes the unwrapped one, so a wrapped ``["9", 0]``
+    runs as a link: every check must see the graph as it will run.
+    """
+    for node in graph.values():
+        inputs = node.get("inputs") if isinstance(node, dict) else None
+        if isinstance(inputs, dict):
+            for name, value in list(inputs.items()):
+                if isinstance(value, dict) and "__value__" in value:
+                    inputs[name] = value["__value__"]
 
 
 def path_like(value: str) -> bool:
@@ -137,8 +155,13 @@ def _check_input(
         listed = isinstance(value, (str, int, float, bool)) and value in options
         if not listed and ((isinstance(value, str) and path_like(value)) or bypasses_checks(cls, name)):
             raise refusal(node_id, class_type, name, "not in the node's list")
-    elif isinstance(input_type, str) and input_type not in WIDGET_TYPES and isinstance(value, (dict, list)):
-        raise refusal(node_id, class_type, name, "structured value")
+    elif isinstance(input_type, str) and input_type not in WIDGET_TYPES and input_type != "*":
+        # A literal in a node-specific type is a widget only that node understands (WebcamCapture's WEBCAM is a
+        # file name it loads, Load3D's a dict of file names): a structured value or a path is refused.
+        if isinstance(value, (dict, list)):
+            raise refusal(node_id, class_type, name, "structured value")
+        if isinstance(value, str) and path_like(value):
+            raise refusal(node_id, class_type, name, "a path in a node-specific input")
 
 
 def check_file_inputs(graph: Mapping[str, Any], classes: Mapping[str, Any], rules: FileRules) -> None:

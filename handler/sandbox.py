@@ -13,7 +13,15 @@ from typing import Any, ClassVar
 from handler.budgets import check_budgets
 from handler.comfy_boot import ComfyModules
 from handler.errors import ErrorCode, JobError
-from handler.file_inputs import FileRules, check_file_inputs, is_link
+from handler.file_inputs import (
+    UPLOAD_FLAGS,
+    FileRules,
+    check_file_inputs,
+    definitions,
+    input_spec,
+    is_link,
+    unwrap_values,
+)
 from handler.files import JobFiles
 from handler.settings import WorkerSettings
 
@@ -79,8 +87,17 @@ def scope_outputs(graph: dict[str, Any], classes: Mapping[str, Any], job_token: 
             scoped_id = f"{node_id}:scoped-prefix"
             graph[scoped_id] = {"class_type": PREFIX_NODE, "inputs": {"prefix": prefix}}
             inputs["filename_prefix"] = [scoped_id, 0]
-        if getattr(classes.get(node["class_type"]), "OUTPUT_NODE", False):
+        cls = classes.get(node["class_type"])
+        if cls is not None and (getattr(cls, "OUTPUT_NODE", False) or _reads_job_files(cls)):
+            # Output nodes: never an earlier job's (deleted) file. Loaders: a loader without IS_CHANGED would be
+            # served from the cache by its file *name*, i.e. an earlier job's image under the same name.
             inputs[JOB_INPUT] = job_token
+
+
+def _reads_job_files(cls: Any) -> bool:
+    defs = definitions(cls)
+    specs = [input_spec(defs, name) for cat in ("required", "optional") for name in defs.get(cat) or {}]
+    return any(spec and any(spec[1].get(flag) for flag in UPLOAD_FLAGS) for spec in specs)
 
 
 @dataclass
@@ -95,6 +112,7 @@ class JobGuard:
 
     def __call__(self, comfy: ComfyModules, graph: dict[str, Any]) -> None:
         classes: dict[str, Any] = comfy.nodes.NODE_CLASS_MAPPINGS
+        unwrap_values(graph)  # the checks below see the graph as ComfyUI will execute it
         if self.raw:
             check_node_policy(graph, self.settings)
         rules = FileRules(self.files.input_dir, self.files.staged, lambda: _model_names(comfy))

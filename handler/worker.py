@@ -168,7 +168,7 @@ class Worker:
         guard = JobGuard(self.settings, files, raw=job_input.workflow is not None and not trusted)
         result = await self._execute(job_id, prepared.prompt, on_progress if report else None, started, files, guard)
         produced, texts = collect(result.outputs, files.dirs)
-        check_produced(produced, self.settings)
+        check_produced(produced, texts, self.settings)
         executed_at = time.perf_counter()
         items = await self._deliver(produced, override, job_input, job_id, started)
         items += [
@@ -223,7 +223,8 @@ class Worker:
     ) -> EngineResult:
         if job_id in self._stops:
             raise JobError(self._stops[job_id])
-        task = asyncio.ensure_future(self.engine.run(job_id, prompt, on_progress, files.dirs, guard))
+        confine = files.root if guard.raw else None
+        task = asyncio.ensure_future(self.engine.run(job_id, prompt, on_progress, files.dirs, guard, confine))
         remaining = max(0.001, self.settings.job_timeout_s - (time.perf_counter() - started))
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout=remaining)
