@@ -24,7 +24,14 @@ def preview_endpoint(
 ) -> Iterator[EndpointServer]:
     """An endpoint whose workers send previews for every job, at most five a second, with SDXL = the tiny model."""
     base = endpoint_worker_settings(worker_settings, tmp_path_factory.mktemp("preview-worker"))
-    update = {"previews": "all", "preview_interval_s": 0.2, "sdxl_checkpoint": tiny_checkpoint}
+    # Every report carries a preview (same interval for both): a status poll can never land only on reports
+    # without one, which under CI load made the CLI miss every preview of a short job.
+    update = {
+        "previews": "all",
+        "preview_interval_s": 0.2,
+        "progress_interval_s": 0.2,
+        "sdxl_checkpoint": tiny_checkpoint,
+    }
     settings = base.model_copy(update=update)
     server = EndpointServer(fast_endpoint_settings(), settings)
     server.start_in_thread()
