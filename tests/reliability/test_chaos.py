@@ -1,6 +1,7 @@
 """Credit conservation under chaos: many users, failing workers, timeouts, cancels, duplicate taps and payments,
 bot processes killed and replaced (at every step boundary: mid-submit after /run was sent and before its answer,
-mid-upload after COMPLETED, ...), stopped in PTB's real order, and Redis (AOF, everysec) restarted mid-run.
+mid-upload after COMPLETED, after a payment update was acknowledged and before it was credited, ...), stopped in
+PTB's real order, and Redis (AOF, everysec) restarted mid-run.
 
 Everything runs for real except RunPod's cloud (tests/bot/fake_runpod.py over HTTP) and Telegram's servers
 (tests/bot/fake_telegram.py at PTB's request layer). RELIABILITY_SCALE sets the number of users (CI: 120).
@@ -26,6 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from bot.ledger import Ledger, to_str
 from bot.runpod_client import RunPodSettings
 from bot.settings import BotSettings
+from bot.stars import PackPayload
 from tests.bot.fake_runpod import HOLD, FakeRunPod, Step, completed_image, failed, queued, running, serve_fake_runpod
 from tests.bot.fake_telegram import FakeTelegram
 from tests.bot.waiting import eventually
@@ -60,6 +62,7 @@ def chaos_settings() -> BotSettings:
         queue_poll_s=0.05,
         sweep_interval_s=1,
         status_edit_interval_s=0.5,
+        stars_reconcile_interval_s=1,  # the only way a payment whose update was lost gets credited
     )
 
 
@@ -91,7 +94,8 @@ class Chaos:
     runpod: RunPodSettings
     instances: list[fleet.BotInstance] = field(default_factory=list)
     quiet: asyncio.Lock = field(default_factory=asyncio.Lock)  # held by payments and by kills/restarts
-    charges: dict[str, int] = field(default_factory=dict)  # charge id -> credits, credited as Telegram confirmed
+    charges: dict[str, int] = field(default_factory=dict)  # charge id -> credits, as Telegram recorded them paid
+    crash_next_payment: int = 1  # armed at start and by the monkey: kill the process handling the next payment
     events: Counter[str] = field(default_factory=Counter)
     spawned: int = 0
     prompts: itertools.count[int] = field(default_factory=itertools.count)
@@ -135,9 +139,14 @@ class Chaos:
         pack, credits, stars = PACK
         charge = f"ch-{uid}-{self.rng.getrandbits(32):08x}"
         payload = f"pack:{pack}:{credits}:{stars}:{uid}"
+        self.telegram.star_payment(uid, payload, stars, charge)  # Telegram took the Stars before sending the update
+        self.charges[charge] = credits
+        if self.crash_next_payment:
+            self.crash_next_payment -= 1
+            await self.kill_after_payment_ack(fleet.paid(uid, payload, stars, charge))
+            return  # acknowledged: Telegram never sends it again; only reconciliation can credit it
         async with self.quiet:  # Telegram resends until a 200: model that by delivering while nothing crashes
             await self.send(fleet.paid(uid, payload, stars, charge))
-        self.charges[charge] = credits
         for _ in range(self.rng.choice([0, 1, 2])):  # Telegram delivering the same payment again, any time
             self.events["duplicate_payment"] += 1
             await asyncio.sleep(self.rng.uniform(0, 0.3))
@@ -176,7 +185,15 @@ class Chaos:
     async def monkey(self, done: asyncio.Event) -> None:
         # Every kind of fault in turn (each happens even in a short run), at random moments.
         actions = itertools.cycle(
-            [self.kill_one, self.flaky_cloud, self.kill_mid_submit, self.restart_redis, self.stop_one, self.kill_one]
+            [
+                self.kill_one,
+                self.flaky_cloud,
+                self.kill_mid_submit,
+                self.arm_payment_crash,
+                self.restart_redis,
+                self.stop_one,
+                self.kill_one,
+            ]
         )
         while not done.is_set():
             await asyncio.sleep(self.rng.uniform(0.5, 1.5))
@@ -208,6 +225,21 @@ class Chaos:
             await self.kill_one()
         finally:
             self.fake.run_delay_s = 0.0
+
+    async def arm_payment_crash(self) -> None:
+        self.crash_next_payment += 1
+
+    async def kill_after_payment_ack(self, update: dict[str, Any]) -> None:
+        """Telegram has its 200 for the payment update (webhook: answered first; polling: the next getUpdates
+        confirmed it), then the process handling it dies before the credit reaches Redis."""
+        async with self.quiet:
+            victim = self.alive()
+            handling = asyncio.create_task(victim.feed(update))  # starts only once kill() has cut Redis below
+            await victim.kill()
+            with contextlib.suppress(Exception):  # its handler fails against the cut Redis (bounded, whatever it does)
+                await asyncio.wait_for(handling, 10)
+            self.events["killed_after_payment_ack"] += 1
+            await self.spawn()  # its reconciliation pass at start (or any live one's next pass) credits it
 
     async def tries(self, step: str) -> int:
         for _ in range(20):  # the observer's connection may be one Redis restart old
@@ -302,6 +334,16 @@ async def run_chaos(chaos: Chaos) -> None:
         return not await ledger.open_jobs()
 
     await eventually(none_open, timeout_s=60)
+
+    # The periodic reconciliation passes pick up the lost updates. Polled without wait_for: cancelling a Redis
+    # call mid-flight can wedge its connection. Up to 30 s; check_invariants says which charge was not credited.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while loop.time() < deadline:
+        credited = {k.removeprefix(f"{PREFIX}paid:") for k in await scan(observer, f"{PREFIX}paid:*")}
+        if set(telegram_paid(chaos.telegram)) <= credited:
+            break
+        await asyncio.sleep(0.2)
     for inst in [i for i in chaos.instances if i.alive]:
         await inst.services.lifecycle.wait_idle()
         await inst.stop()
@@ -337,9 +379,16 @@ async def check_invariants(chaos: Chaos) -> None:
         uids = [int(to_str(u)) for u in await redis.zrange(ledger.keys.users, 0, -1)]
         balances = {uid: await ledger.balance(uid) for uid in uids}
         assert min(balances.values()) >= 0
+        # Every charge Telegram recorded as paid is credited exactly once (by charge id), and nothing else is.
+        recorded = telegram_paid(chaos.telegram)
+        assert recorded == chaos.charges
         paid = {k.removeprefix(f"{PREFIX}paid:") for k in await scan(redis, f"{PREFIX}paid:*")}
-        assert paid == set(chaos.charges), "a confirmed payment was lost or an unknown one credited"
-        bought = sum(chaos.charges.values())
+        assert not set(recorded) - paid, f"paid but never credited: {sorted(set(recorded) - paid)[:5]}"
+        assert paid == set(recorded), "a payment Telegram never recorded was credited"
+        credits = Counter(e.ref for e in entries if e.reason == "payment")
+        assert credits == Counter(set(recorded)), "a charge was credited more than once"
+        assert all(e.delta == recorded[e.ref] for e in entries if e.reason == "payment")
+        bought = sum(recorded.values())
         assert sum(balances.values()) + spent == FREE * len(uids) + bought
 
         # Every balance change is in the ledger stream: replaying it gives each user's balance.
@@ -361,10 +410,22 @@ async def check_invariants(chaos: Chaos) -> None:
         assert len(uids) == SCALE and states["charged"] > 0 and states["refunded"] > 0
         assert chaos.redis_proc.restarts >= 1 and chaos.redis_proc.aof_files()
         assert codes["CANCELLED"] + codes["TIMEOUT"] > 0 and codes["NODE_FAILED"] > 0
-        assert all(chaos.events[e] > 0 for e in ("bot_killed", "flaky_cloud", "duplicate_tap", "duplicate_payment"))
+        exercised = ("bot_killed", "flaky_cloud", "duplicate_tap", "duplicate_payment", "killed_after_payment_ack")
+        assert all(chaos.events[e] > 0 for e in exercised), chaos.events
         assert chaos.takeovers, "no kill caught a step in flight"
     finally:
         await redis.aclose()
+
+
+def telegram_paid(telegram: FakeTelegram) -> dict[str, int]:
+    """Telegram's own record (getStarTransactions): charge id -> the credits its invoice promised."""
+    paid: dict[str, int] = {}
+    for tx in telegram.star_transactions:
+        if "source" in tx:
+            pack = PackPayload.parse(tx["source"]["invoice_payload"])
+            assert pack is not None, tx
+            paid[tx["id"]] = pack.credits
+    return paid
 
 
 def delivered(telegram: FakeTelegram, job: dict[str, str]) -> bool:
