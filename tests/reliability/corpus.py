@@ -193,7 +193,7 @@ BOT_CASES = [
     B("rtl-override-prompt", "command", "/imagine \u202egnp.exe a fox\u202c", "Pick the aspect ratio"),
     B("nul-and-controls", "command", "/imagine a fox\x00\x07\x1b[31m", "can't be used"),
     B("emoji-only-prompt", "command", "/imagine 🦊🔥🌌👁️‍🗨️", "Pick the aspect ratio"),
-    B("huge-prompt", "command", "/imagine " + "fox " * 1500, "can't be used"),
+    B("huge-prompt", "command", "/imagine " + "fox " * 1500, "too long: 5999 characters, the limit is 1000"),
     B("forged-draft", "tap", "ar:0123456789abcdef:16:9", "expired"),
     B("forged-ratio", "tap", "ar:{draft}:99:1", "expired"),
     B("truncated-callback", "tap", "ar:x", "expired"),
