@@ -156,7 +156,7 @@ class Lifecycle:
                 if self._stopping:
                     return
                 log.warning("job queue loop failed (%s); restarting", exc)
-                await asyncio.sleep(self.settings.queue_poll_s * 4)
+                await asyncio.sleep(max(0.5, self.settings.queue_poll_s * 4))  # no hot loop while Redis is down
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Take no new step; give running ones STOP_GRACE_S (or ``grace_s``), then hand the rest back to the queue

@@ -89,7 +89,10 @@ class BotSettings(BaseSettings):
         default=60.0, gt=0, description="longest a lifecycle step may run; a dead process's step waits this + 2 s"
     )
     stop_grace_s: float = Field(default=5.0, ge=0, description="on SIGTERM, how long running steps may finish")
-    queue_poll_s: float = Field(default=0.2, gt=0, description="how often each process looks for due steps")
+    # Every step hop (submit -> watch -> deliver) waits up to this for a process to pick the step up: at 0.2 s the
+    # queue added ~0.4-0.6 s per job over the old tracker (benchmarks/bot_latency.py); an idle poll is one cheap
+    # ZRANGEBYSCORE, so 100 a second per process costs Redis nothing worth having.
+    queue_poll_s: float = Field(default=0.01, gt=0, description="how often each process looks for due steps")
     queue_max_steps: int = Field(default=100, gt=0, description="steps one process runs at once")
     sweep_interval_s: int = Field(default=15, ge=1, le=60, description="every how often open jobs are re-queued")
     deliver_attempts: int = Field(default=3, ge=1, description="tries of a delivery while Telegram is unreachable")
