@@ -129,30 +129,11 @@ def execution_ms(server: Any, tag: str) -> tuple[int, int]:
 
 
 def tiny_workflow(checkpoint: str, tag: str, steps: int) -> dict[str, Any]:
-    """Text to image on the tiny random checkpoint: the production graph's shape, a few ms per step."""
-    return {
-        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": checkpoint}},
-        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": tag, "clip": ["4", 1]}},
-        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["4", 1]}},
-        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
-        "3": {
-            "class_type": "KSampler",
-            "inputs": {
-                "seed": random.randrange(1 << 31),  # a fresh seed: ComfyUI's cache never skips the work
-                "steps": steps,
-                "cfg": 5.0,
-                "sampler_name": "euler",
-                "scheduler": "normal",
-                "denoise": 1.0,
-                "model": ["4", 0],
-                "positive": ["6", 0],
-                "negative": ["7", 0],
-                "latent_image": ["5", 0],
-            },
-        },
-        "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
-        "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": tag}},
-    }
+    """Text to image on the tiny random checkpoint (the tests' production-shaped graph), found later by ``tag``."""
+    from tests.handler import graphs
+
+    # A fresh seed: ComfyUI's cache never skips the work.
+    return graphs.sampler(checkpoint, seed=random.randrange(1 << 31), steps=steps, prompt=tag)
 
 
 def mode_settings(mode: str, hook_port: int, prefix: str) -> dict[str, Any]:
