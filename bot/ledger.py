@@ -232,29 +232,21 @@ class Ledger:
 
     async def refund_payment(self, charge_id: str, mode: str) -> Outcome:
         """'begin' takes the credits back (refuses with ``spent``), 'abort' returns them, 'commit' closes it."""
-        pay = await self.payment(charge_id)
-        if pay is None:
-            return Outcome("unknown", "0")
-        uid = int(pay["uid"])
-        k = self.keys
-        res = await self._run(
-            "refund_payment",
-            [k.paid(charge_id), k.user(uid), k.ledger, k.uledger(uid), k.stats],
-            [charge_id, mode, now_ms(), ULEDGER_MAXLEN],
-        )
-        return Outcome(res[0], res[1])
+        return await self._on_payment("refund_payment", charge_id, mode, now_ms(), ULEDGER_MAXLEN)
 
     async def payment_refunded(self, charge_id: str) -> Outcome:
         """Telegram refunded this payment (however it happened): reflect it once; ``duplicate`` afterwards."""
+        return await self._on_payment("payment_refunded", charge_id, now_ms(), ULEDGER_MAXLEN)
+
+    async def _on_payment(self, script: str, charge_id: str, *args: Any) -> Outcome:
+        """Run a payment script on the charge's payer's keys; ``unknown`` for a charge never credited."""
         pay = await self.payment(charge_id)
         if pay is None:
             return Outcome("unknown", "0")
         uid = int(pay["uid"])
         k = self.keys
         res = await self._run(
-            "payment_refunded",
-            [k.paid(charge_id), k.user(uid), k.ledger, k.uledger(uid), k.stats],
-            [charge_id, now_ms(), ULEDGER_MAXLEN],
+            script, [k.paid(charge_id), k.user(uid), k.ledger, k.uledger(uid), k.stats], [charge_id, *args]
         )
         return Outcome(res[0], res[1])
 
